@@ -6,24 +6,17 @@ scripts/localstack and stops it at the end (only the one it started).
 Each test makes uniquely named resources and deletes them afterwards.
 """
 
-import io
 import os
 import subprocess
 import time
 import uuid
-import zipfile
-from pathlib import Path
 
 import boto3
 import pytest
 import requests
 from botocore.config import Config
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-LOCALSTACK_SCRIPT = REPO_ROOT / "scripts" / "localstack"
-DEFAULT_ENDPOINT = "http://127.0.0.1:4566"
-REGION = "us-east-1"
-ROLE_ARN = "arn:aws:iam::000000000000:role/lambda-role"  # not enforced by LocalStack
+from ls_helpers import DEFAULT_ENDPOINT, LOCALSTACK_SCRIPT, REGION, ROLE_ARN, zip_source
 
 
 def pytest_collection_modifyitems(items):
@@ -76,14 +69,6 @@ def name():
     """A unique resource-name factory: name('fn') -> 'exs-<8 hex>-fn'."""
     tag = uuid.uuid4().hex[:8]
     return lambda suffix: f"exs-{tag}-{suffix}"
-
-
-def zip_source(files: dict[str, str]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        for path, text in files.items():
-            z.writestr(path, text)
-    return buf.getvalue()
 
 
 @pytest.fixture
