@@ -18,13 +18,15 @@ from pathlib import Path
 
 from localstack import config
 from localstack.aws.api.lambda_ import PackageType
-from localstack.services.lambda_.invocation.executor_endpoint import ExecutorEndpoint
+from localstack.services.lambda_.invocation.executor_endpoint import (
+    ExecutorEndpoint,
+    StatusErrorException,
+)
 from localstack.services.lambda_.invocation.lambda_models import FunctionVersion, InvocationResult
 from localstack.services.lambda_.invocation.runtime_executor import (
     LambdaRuntimeException,
     RuntimeExecutor,
 )
-from localstack.services.lambda_.invocation.executor_endpoint import StatusErrorException
 
 LOG = logging.getLogger(__name__)
 
@@ -145,7 +147,16 @@ class LocalRuntimeExecutor(RuntimeExecutor):
                 LOG.debug("Lambda runtime %s not running; starting a new one", self.id)
                 self._spawn()
             self.current_request_id = payload.get("invoke-id")
-        return self.executor_endpoint.invoke(payload)
+            process = self.process
+        result = self.executor_endpoint.invoke(payload)
+        if result.is_error and b"Sandbox.Timedout" in (result.payload or b""):
+            # The runtime exits right after reporting a timeout; wait for that,
+            # so an immediate next invoke respawns instead of hitting a closing port.
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        return result
 
     # --- addresses -----------------------------------------------------------
 

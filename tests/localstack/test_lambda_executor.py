@@ -73,6 +73,16 @@ def test_raising_function_is_function_error(client, make_function, name):
     assert "[ERROR] ValueError: boom: test" in logs
 
 
+def test_handler_that_cannot_import_is_a_function_error(client, make_function, name):
+    fn = name("badimport")
+    make_function(fn, "import not_a_module_anywhere\n\ndef handler(e, c):\n    return 1\n")
+    resp = client("lambda").invoke(FunctionName=fn)
+    assert resp["FunctionError"] == "Unhandled"
+    err = json.loads(resp["Payload"].read())
+    assert err["errorType"] == "Runtime.ImportModuleError"
+    assert "not_a_module_anywhere" in err["errorMessage"]
+
+
 def test_past_timeout_is_reported_as_timed_out(client, make_function, name):
     fn = name("sleeps")
     make_function(fn, SLEEPS, timeout=1)

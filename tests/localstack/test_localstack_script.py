@@ -36,15 +36,17 @@ def run(*args, port):
 
 
 def group_members(pgid: int) -> list[str]:
-    out = subprocess.run(["pgrep", "-g", str(pgid)], capture_output=True, text=True).stdout
-    return out.split()
+    """Live members of a process group (zombies awaiting their reaper run nothing)."""
+    out = subprocess.run(["ps", "-e", "-o", "pid=,pgid=,stat="], capture_output=True, text=True).stdout
+    return [pid for pid, group, stat in (line.split() for line in out.splitlines())
+            if int(group) == pgid and not stat.startswith("Z")]
 
 
 def alive(pid: int) -> bool:
     try:
-        os.kill(pid, 0)
-        return True
-    except ProcessLookupError:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
         return False
 
 
