@@ -1,0 +1,170 @@
+//! AWS errors in one place: what went wrong (with the SDK's full context), and whether
+//! waiting and trying again can help. Resource code asks `is_not_found`, never parses messages.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+
+/// A failed AWS call, with the operation named so a person knows which call failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{operation} failed: {detail}")]
+pub struct AwsError {
+    pub operation: &'static str,
+    pub code: Option<String>,
+    pub message: Option<String>,
+    /// Connection refused, timeouts: the endpoint, not the request, is the problem.
+    pub unreachable: bool,
+    detail: String,
+}
+
+impl AwsError {
+    pub fn has_code(&self, codes: &[&str]) -> bool {
+        self.code.as_deref().is_some_and(|c| codes.contains(&c))
+    }
+
+    pub fn message_contains(&self, needle: &str) -> bool {
+        self.message
+            .as_deref()
+            .is_some_and(|m| m.to_ascii_lowercase().contains(&needle.to_ascii_lowercase()))
+    }
+
+    /// "It isn't there", in each service's words.
+    pub fn is_not_found(&self) -> bool {
+        self.has_code(&[
+            "AWS.SimpleQueueService.NonExistentQueue",
+            "QueueDoesNotExist",
+            "NoSuchBucket",
+            "NotFound",
+            "NoSuchEntity",
+            "ResourceNotFoundException",
+            "NotFoundException",
+            "NoSuchTagSet",
+        ])
+    }
+
+    /// Worth retrying: AWS says the request was fine but the moment was not.
+    pub fn is_transient(&self) -> bool {
+        self.has_code(&[
+            "Throttling",
+            "ThrottlingException",
+            "TooManyRequestsException",
+            "RequestLimitExceeded",
+            "ServiceUnavailable",
+            "ServiceUnavailableException",
+            "InternalFailure",
+            "InternalError",
+            "ResourceConflictException",
+            "ConflictException",
+            "OperationAborted",
+            "AWS.SimpleQueueService.QueueDeletedRecently",
+            "QueueDeletedRecently",
+        ]) || self.is_iam_propagation()
+    }
+
+    /// IAM is eventually consistent: a new role may not be assumable for a few seconds.
+    pub fn is_iam_propagation(&self) -> bool {
+        self.has_code(&["InvalidParameterValueException"])
+            && (self.message_contains("cannot be assumed") || self.message_contains("role"))
+    }
+}
+
+/// Adds the operation name to an SDK result: `.aws("GetQueueUrl")?`.
+pub trait AwsResult<T> {
+    fn aws(self, operation: &'static str) -> Result<T, AwsError>;
+}
+
+impl<T, E, R> AwsResult<T> for Result<T, SdkError<E, R>>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    fn aws(self, operation: &'static str) -> Result<T, AwsError> {
+        self.map_err(|e| {
+            let unreachable = matches!(e, SdkError::DispatchFailure(_) | SdkError::TimeoutError(_));
+            let detail = if unreachable {
+                "no answer from the endpoint (connection refused or timed out)".to_owned()
+            } else {
+                DisplayErrorContext(&e).to_string()
+            };
+            AwsError {
+                operation,
+                code: e.code().map(str::to_owned),
+                message: e.message().map(str::to_owned),
+                unreachable,
+                detail,
+            }
+        })
+    }
+}
+
+/// `Ok(None)` for "not found", the value otherwise; other errors pass through.
+pub trait Found<T> {
+    fn found(self) -> Result<Option<T>, AwsError>;
+}
+
+impl<T> Found<T> for Result<T, AwsError> {
+    fn found(self) -> Result<Option<T>, AwsError> {
+        match self {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// How long `retry_transient` keeps trying: long enough for IAM propagation on AWS
+/// (seconds), short steps because LocalStack settles in milliseconds.
+#[derive(Debug, Clone, Copy)]
+pub struct Patience {
+    pub first_wait: Duration,
+    pub max_wait: Duration,
+    pub give_up_after: Duration,
+}
+
+impl Patience {
+    pub const DEFAULT: Patience = Patience {
+        first_wait: Duration::from_millis(25),
+        max_wait: Duration::from_secs(2),
+        give_up_after: Duration::from_secs(60),
+    };
+}
+
+/// Runs `call` again while it fails transiently, with exponential backoff, within `patience`.
+pub async fn retry_transient<T, F, Fut>(patience: Patience, mut call: F) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, AwsError>>,
+{
+    let start = Instant::now();
+    let mut wait = patience.first_wait;
+    loop {
+        match call().await {
+            Err(e) if e.is_transient() && start.elapsed() + wait < patience.give_up_after => {
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(patience.max_wait);
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Polls `check` until it returns `Some`, at LocalStack-friendly intervals growing to AWS ones.
+pub async fn wait_until<T, F, Fut>(what: &str, patience: Patience, mut check: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<Option<T>>>,
+{
+    let start = Instant::now();
+    let mut wait = patience.first_wait;
+    loop {
+        if let Some(v) = check().await? {
+            return Ok(v);
+        }
+        if start.elapsed() >= patience.give_up_after {
+            anyhow::bail!("gave up waiting for {what} after {:?}", patience.give_up_after);
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(patience.max_wait);
+    }
+}

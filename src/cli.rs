@@ -1,0 +1,106 @@
+//! Command-line definitions only; commands live in `commands/`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "exstack",
+    version,
+    about = "Provision the SQS + Lambda + API Gateway lab onto LocalStack from one stack.toml, and tear it down again."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// The stack file.
+    #[arg(short, long, global = true, default_value = "stack.toml", env = "EXSTACK_FILE")]
+    pub file: PathBuf,
+
+    /// LocalStack (or other AWS-compatible) endpoint [default: http://localhost:4566]
+    #[arg(long, global = true, env = "AWS_ENDPOINT_URL")]
+    pub endpoint_url: Option<String>,
+
+    /// Region [default: the stack's region, else us-east-1]
+    #[arg(long, global = true, env = "AWS_REGION")]
+    pub region: Option<String>,
+
+    /// Act on real AWS with the environment's credentials (never implied).
+    #[arg(long, global = true)]
+    pub aws: bool,
+
+    /// Set a stack variable, e.g. --var visibility_timeout=5 (also EXSTACK_VAR_<name>).
+    #[arg(long = "var", global = true, value_name = "NAME=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
+
+    /// Output format: text for people, json for scripts (on stdout).
+    #[arg(short, long, global = true, value_enum, default_value_t = Format::Text)]
+    pub output: Format,
+
+    /// Show timings and the count of AWS calls made.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check stack.toml without contacting AWS.
+    Validate,
+    /// Show what `up` would change; makes no changes.
+    Plan(UpArgs),
+    /// Create or update every resource so the account matches stack.toml.
+    Up(UpArgs),
+    /// Delete every resource this stack owns.
+    Down(DownArgs),
+    /// Compare the live stack with stack.toml (exit 0 only when in sync).
+    Status,
+    /// Print the stack's URLs, ARNs and names.
+    Outputs,
+    /// Prove the lab works: POST tasks, see results in S3 and failures in the dead-letter queue.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args, Clone, Copy)]
+pub struct UpArgs {
+    /// Take over same-named resources that carry no ownership tag (say, made by hand following
+    /// the exercise) by tagging them. Resources of another stack are never taken over.
+    #[arg(long)]
+    pub adopt: bool,
+}
+
+#[derive(Debug, Args, Clone, Copy)]
+pub struct DownArgs {
+    /// Also delete same-named resources that carry no ownership tag: the instructor's
+    /// "clean everything" reset. Resources tagged by another stack are still left alone.
+    #[arg(long)]
+    pub include_unowned: bool,
+}
+
+#[derive(Debug, Args, Clone, Copy)]
+pub struct VerifyArgs {
+    /// Skip the dead-letter step (it waits maxReceiveCount × the visibility timeout).
+    #[arg(long)]
+    pub skip_dlq: bool,
+
+    /// Seconds to wait for each result to appear in the bucket.
+    #[arg(long, default_value_t = 60)]
+    pub timeout: u64,
+}
+
+fn parse_var(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.trim().to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("expected NAME=VALUE, got `{s}`"))
+}

@@ -1,0 +1,49 @@
+//! `exstack plan` and `exstack status`: the diff against live state, with no writes.
+
+use anyhow::Result;
+
+use crate::aws::Ctx;
+use crate::cli::{Format, Global, UpArgs};
+use crate::engine::Engine;
+use crate::manifest::Stack;
+use crate::output;
+use crate::plan::{render, Summary};
+use crate::Exit;
+
+pub async fn plan(ctx: &Ctx, stack: &Stack, g: &Global, args: UpArgs) -> Result<Exit> {
+    let engine = Engine::new(ctx, stack)?;
+    let observed = engine.observe().await?;
+    let changes = engine.plan(&observed, args.adopt);
+    match g.output {
+        Format::Json => output::json(&serde_json::json!({
+            "changes": changes,
+            "summary": Summary::of(&changes),
+            "calls": ctx.calls.snapshot(),
+        })),
+        Format::Text => output::data(render::text(&changes, "Plan")),
+    }
+    Ok(Exit::Success)
+}
+
+pub async fn status(ctx: &Ctx, stack: &Stack, g: &Global) -> Result<Exit> {
+    let engine = Engine::new(ctx, stack)?;
+    let observed = engine.observe().await?;
+    let changes = engine.plan(&observed, false);
+    let summary = Summary::of(&changes);
+    match g.output {
+        Format::Json => output::json(&serde_json::json!({
+            "in_sync": summary.in_sync(),
+            "resources": changes,
+            "summary": summary,
+            "calls": ctx.calls.snapshot(),
+        })),
+        Format::Text => {
+            output::data(render::status_text(&changes));
+            if g.verbose {
+                let calls = ctx.calls.snapshot();
+                output::status("Calls", format_args!("{} reads, {} writes", calls.reads, calls.writes));
+            }
+        }
+    }
+    Ok(if summary.in_sync() { Exit::Success } else { Exit::Drift })
+}

@@ -1,0 +1,336 @@
+//! Walks the graph: reads every resource at once, plans, then applies each resource as soon as
+//! everything it depends on is done, carrying outputs (ARNs, URLs) forward to its dependents.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Result};
+use futures::stream::{FuturesUnordered, StreamExt};
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use crate::aws::Ctx;
+use crate::graph::Graph;
+use crate::manifest::Stack;
+use crate::plan::{self, Action, Change};
+use crate::resolve::{is_unknown, Resolver};
+use crate::resources::{self, Live, Outputs, Packages, Resource, ResourceId};
+
+/// Live state of every resource in the stack; `None` where it does not exist.
+pub type Observed = HashMap<ResourceId, Option<Live>>;
+
+/// Everything a run needs that does not change during it.
+pub struct Engine<'a> {
+    pub ctx: &'a Ctx,
+    pub stack: &'a Stack,
+    pub graph: Graph,
+    pub packages: Packages,
+}
+
+/// What happened to one resource.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    #[serde(serialize_with = "plan::render::serialize_id")]
+    pub id: ResourceId,
+    pub action: Action,
+    pub result: OutcomeResult,
+    #[serde(serialize_with = "millis")]
+    pub elapsed: Duration,
+    /// ARNs, URLs and ids after the step, for `outputs` and dependents.
+    #[serde(skip)]
+    pub outputs: Option<Outputs>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "status", content = "detail", rename_all = "snake_case")]
+pub enum OutcomeResult {
+    Done,
+    Unchanged,
+    Failed(String),
+    /// Not attempted: a dependency failed, or the run was interrupted first.
+    Skipped(String),
+    /// Left alone because someone else owns it.
+    NotOwned(String),
+}
+
+impl Outcome {
+    pub fn failed(&self) -> bool {
+        matches!(
+            self.result,
+            OutcomeResult::Failed(_) | OutcomeResult::Skipped(_) | OutcomeResult::NotOwned(_)
+        )
+    }
+}
+
+fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(d.as_millis() as u64)
+}
+
+impl<'a> Engine<'a> {
+    pub fn new(ctx: &'a Ctx, stack: &'a Stack) -> Result<Engine<'a>> {
+        let graph = Graph::build(stack).map_err(|d| anyhow!("{}", d.message))?;
+        let packages = resources::package_all(stack)?;
+        Ok(Engine { ctx, stack, graph, packages })
+    }
+
+    /// Outputs predictable from names alone (ARNs), for resources not yet read or created.
+    fn predicted(&self) -> HashMap<ResourceId, Outputs> {
+        self.stack
+            .resources
+            .iter()
+            .map(|r| {
+                let o = r.id.kind.predicted_outputs(&r.id.name, &self.ctx.account, &self.ctx.target.region);
+                (r.id.clone(), o)
+            })
+            .collect()
+    }
+
+    fn build(&self, id: &ResourceId, outputs: &HashMap<ResourceId, Outputs>) -> Box<dyn Resource> {
+        let resolver = Resolver {
+            account_id: &self.ctx.account,
+            region: &self.ctx.target.region,
+            outputs,
+        };
+        resources::build(self.stack, &self.packages, id, &resolver)
+    }
+
+    /// Reads every resource concurrently (a cold LocalStack then loads its services in parallel).
+    pub async fn observe(&self) -> Result<Observed> {
+        let predicted = self.predicted();
+        let reads = self.graph.order().into_iter().map(|id| {
+            let resource = self.build(&id, &predicted);
+            async move {
+                let live = resource.read(self.ctx).await;
+                (id, live)
+            }
+        });
+        let results = futures::future::join_all(reads).await;
+        let mut observed = Observed::new();
+        let mut errors = Vec::new();
+        for (id, live) in results {
+            match live {
+                Ok(l) => {
+                    observed.insert(id, l);
+                }
+                Err(e) => errors.push(format!("reading {id}: {e:#}")),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(anyhow!(errors.join("\n")));
+        }
+        Ok(observed)
+    }
+
+    /// Outputs as known now: observed where the resource exists, predicted otherwise.
+    pub fn known_outputs(&self, observed: &Observed) -> HashMap<ResourceId, Outputs> {
+        let mut outputs = self.predicted();
+        for (id, live) in observed {
+            if let Some(live) = live {
+                outputs.entry(id.clone()).or_default().extend(live.outputs.clone());
+            }
+        }
+        outputs
+    }
+
+    /// What `up` would do, in creation order.
+    pub fn plan(&self, observed: &Observed, adopt: bool) -> Vec<Change> {
+        let outputs = self.known_outputs(observed);
+        self.graph
+            .order()
+            .iter()
+            .map(|id| self.change(id, &outputs, observed, adopt))
+            .collect()
+    }
+
+    fn change(&self, id: &ResourceId, outputs: &HashMap<ResourceId, Outputs>, observed: &Observed, adopt: bool) -> Change {
+        let resource = self.build(id, outputs);
+        let live = observed.get(id).and_then(Option::as_ref);
+        let desired = resource.desired_for(live);
+        plan::diff(id, &desired, live, resource.replaced_by(), adopt)
+    }
+
+    /// What `down` would do, in teardown order.
+    pub fn teardown_plan(&self, observed: &Observed, include_unowned: bool) -> Vec<Change> {
+        self.graph
+            .teardown_order()
+            .iter()
+            .map(|id| plan::teardown(id, observed.get(id).and_then(Option::as_ref), include_unowned))
+            .collect()
+    }
+
+    /// Brings the live stack to stack.toml. Each resource starts once its dependencies are done;
+    /// after `cancel`, nothing new starts and what is in flight finishes.
+    pub async fn apply(
+        &self,
+        observed: &Observed,
+        adopt: bool,
+        cancel: &CancellationToken,
+        report: &(dyn Fn(&Outcome) + Sync),
+    ) -> Vec<Outcome> {
+        let mut outputs = self.known_outputs(observed);
+        let order = self.graph.order();
+        let deps = |id: &ResourceId| self.graph.dependencies(id).cloned().collect::<Vec<_>>();
+        self.walk(order, deps, cancel, report, |id, done: &HashMap<ResourceId, Outputs>| {
+            outputs.extend(done.clone());
+            let resource = self.build(id, &outputs);
+            let live = observed.get(id).cloned().flatten();
+            async move { self.converge(resource, live, adopt).await }
+        })
+        .await
+    }
+
+    /// Deletes what the stack owns, dependents before their dependencies.
+    pub async fn destroy(
+        &self,
+        observed: &Observed,
+        include_unowned: bool,
+        cancel: &CancellationToken,
+        report: &(dyn Fn(&Outcome) + Sync),
+    ) -> Vec<Outcome> {
+        let outputs = self.known_outputs(observed);
+        let order = self.graph.teardown_order();
+        let dependents = |id: &ResourceId| self.graph.dependents(id).cloned().collect::<Vec<_>>();
+        self.walk(order, dependents, cancel, report, |id, _| {
+            let resource = self.build(id, &outputs);
+            let live = observed.get(id).cloned().flatten();
+            let change = plan::teardown(id, live.as_ref(), include_unowned);
+            async move {
+                match (change.action, live) {
+                    (Action::Delete, Some(live)) => match resource.delete(self.ctx, &live).await {
+                        Ok(()) => Ok((Action::Delete, None)),
+                        Err(e) => Err(StepError::Failed(Action::Delete, e)),
+                    },
+                    (Action::NotOwned, _) => Err(not_owned(&change)),
+                    _ => Ok((Action::NoOp, None)),
+                }
+            }
+        })
+        .await
+    }
+
+    /// Runs `work` for each node once every node in `after(node)` has finished successfully,
+    /// as many at once as the graph allows.
+    async fn walk<'w, W, F>(
+        &self,
+        order: Vec<ResourceId>,
+        after: impl Fn(&ResourceId) -> Vec<ResourceId>,
+        cancel: &CancellationToken,
+        report: &(dyn Fn(&Outcome) + Sync),
+        mut work: W,
+    ) -> Vec<Outcome>
+    where
+        W: FnMut(&ResourceId, &HashMap<ResourceId, Outputs>) -> F,
+        F: std::future::Future<Output = Result<(Action, Option<Outputs>), StepError>> + 'w,
+    {
+        let waits: HashMap<ResourceId, Vec<ResourceId>> = order.iter().map(|id| (id.clone(), after(id))).collect();
+        let mut pending: Vec<ResourceId> = order;
+        let mut succeeded: BTreeSet<ResourceId> = BTreeSet::new();
+        let mut finished: BTreeSet<ResourceId> = BTreeSet::new();
+        let mut new_outputs: HashMap<ResourceId, Outputs> = HashMap::new();
+        let mut outcomes = Vec::new();
+        let mut running = FuturesUnordered::new();
+        loop {
+            // Skip what can never run: a prerequisite finished without succeeding.
+            pending.retain(|id| {
+                let blocked = waits[id].iter().find(|d| finished.contains(*d) && !succeeded.contains(*d));
+                match blocked {
+                    Some(d) => {
+                        let o = outcome(id, Action::NoOp, OutcomeResult::Skipped(format!("not attempted: {d} did not succeed")), Duration::ZERO);
+                        report(&o);
+                        outcomes.push(o);
+                        finished.insert(id.clone());
+                        false
+                    }
+                    None => true,
+                }
+            });
+            if !cancel.is_cancelled() {
+                let ready: Vec<ResourceId> = pending
+                    .iter()
+                    .filter(|id| waits[*id].iter().all(|d| succeeded.contains(d)))
+                    .cloned()
+                    .collect();
+                pending.retain(|id| !ready.contains(id));
+                for id in ready {
+                    let fut = work(&id, &new_outputs);
+                    let started = Instant::now();
+                    running.push(async move { (id, fut.await, started.elapsed()) });
+                }
+            }
+            let Some((id, result, elapsed)) = running.next().await else { break };
+            finished.insert(id.clone());
+            let o = match result {
+                Ok((action, outputs)) => {
+                    succeeded.insert(id.clone());
+                    if let Some(out) = &outputs {
+                        new_outputs.insert(id.clone(), out.clone());
+                    }
+                    let r = if action == Action::NoOp { OutcomeResult::Unchanged } else { OutcomeResult::Done };
+                    Outcome { outputs, ..outcome(&id, action, r, elapsed) }
+                }
+                Err(StepError::NotOwned(why)) => outcome(&id, Action::NotOwned, OutcomeResult::NotOwned(why), elapsed),
+                Err(StepError::Failed(action, e)) => outcome(&id, action, OutcomeResult::Failed(format!("{e:#}")), elapsed),
+            };
+            report(&o);
+            outcomes.push(o);
+        }
+        for id in pending {
+            let o = outcome(&id, Action::NoOp, OutcomeResult::Skipped("not started: interrupted".into()), Duration::ZERO);
+            report(&o);
+            outcomes.push(o);
+        }
+        outcomes
+    }
+
+    /// Plans one resource against its live state, with its dependencies' real outputs, and acts.
+    async fn converge(
+        &self,
+        resource: Box<dyn Resource>,
+        live: Option<Live>,
+        adopt: bool,
+    ) -> Result<(Action, Option<Outputs>), StepError> {
+        let desired = resource.desired_for(live.as_ref());
+        let change = plan::diff(resource.id(), &desired, live.as_ref(), resource.replaced_by(), adopt);
+        let fail = |e: anyhow::Error| StepError::Failed(change.action, e);
+        if let Some((field, _)) = desired.iter().find(|(_, v)| is_unknown(v)) {
+            return Err(fail(anyhow!("{field} is still unknown after its dependencies were applied")));
+        }
+        let ctx = self.ctx;
+        let outputs = match (change.action, &live) {
+            (Action::NotOwned, _) => return Err(not_owned(&change)),
+            (Action::Create, _) => resource.create(ctx).await.map_err(fail)?,
+            (Action::NoOp | Action::Update, Some(live)) => {
+                if live.owner != resources::Owner::Us {
+                    resource.tag(ctx, live).await.map_err(fail)?;
+                }
+                if change.action == Action::NoOp {
+                    return Ok((Action::NoOp, Some(live.outputs.clone())));
+                }
+                resource.update(ctx, live, &change.fields).await.map_err(fail)?
+            }
+            (Action::Replace, Some(live)) => {
+                resource.delete(ctx, live).await.map_err(fail)?;
+                resource.create(ctx).await.map_err(fail)?
+            }
+            (action, _) => return Err(fail(anyhow!("nothing to {action:?} against"))),
+        };
+        Ok((change.action, Some(outputs)))
+    }
+}
+
+pub enum StepError {
+    NotOwned(String),
+    Failed(Action, anyhow::Error),
+}
+
+fn not_owned(change: &Change) -> StepError {
+    let whose = match change.owner.as_deref() {
+        Some("nobody") | None => "exists without this stack's ownership tag (made by hand or by another tool)".to_owned(),
+        Some(other) => format!("belongs to stack `{other}`"),
+    };
+    StepError::NotOwned(whose)
+}
+
+fn outcome(id: &ResourceId, action: Action, result: OutcomeResult, elapsed: Duration) -> Outcome {
+    Outcome { id: id.clone(), action, result, elapsed, outputs: None }
+}

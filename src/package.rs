@@ -1,0 +1,149 @@
+//! Function code as a deterministic zip: the same files always give the same bytes (sorted
+//! entries, fixed timestamps, 0644/0755 modes), so its SHA-256 tells whether to upload.
+
+use std::io::{Cursor, Write};
+use std::path::{Component, Path, PathBuf};
+
+use anyhow::{bail, Context as _, Result};
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
+use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, DateTime, ZipWriter};
+
+/// A deployment package and its hash in Lambda's form (base64 of the SHA-256).
+#[derive(Debug, Clone)]
+pub struct Package {
+    pub zip: Vec<u8>,
+    pub sha256: String,
+}
+
+/// Zips `dir` (only `files` of it, when given). Refuses anything that would escape `dir`.
+pub fn build(dir: &Path, files: Option<&[String]>) -> Result<Package> {
+    let root = dir
+        .canonicalize()
+        .with_context(|| format!("function code directory {} cannot be read", dir.display()))?;
+    let mut entries = match files {
+        Some(list) => list
+            .iter()
+            .map(|f| checked_path(&root, Path::new(f)))
+            .collect::<Result<Vec<_>>>()?,
+        None => walk(&root)?,
+    };
+    entries.sort();
+    let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
+    for relative in &entries {
+        let path = root.join(relative);
+        let bytes = std::fs::read(&path)
+            .with_context(|| format!("cannot read {} for the deployment zip", path.display()))?;
+        let options = SimpleFileOptions::default()
+            .compression_method(CompressionMethod::Deflated)
+            .last_modified_time(DateTime::default())
+            .unix_permissions(if is_executable(&path) { 0o755 } else { 0o644 });
+        let name = relative.to_string_lossy().replace('\\', "/");
+        zip.start_file(name, options)?;
+        zip.write_all(&bytes)?;
+    }
+    let zip = zip.finish()?.into_inner();
+    let sha256 = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&zip));
+    Ok(Package { zip, sha256 })
+}
+
+/// A listed file, checked to be a regular file inside `root` once symlinks are followed.
+fn checked_path(root: &Path, relative: &Path) -> Result<PathBuf> {
+    if relative.components().any(|c| !matches!(c, Component::Normal(_))) {
+        bail!("`{}` must be a plain path inside {}, without `..`", relative.display(), root.display());
+    }
+    let real = root
+        .join(relative)
+        .canonicalize()
+        .with_context(|| format!("function file {} cannot be read", root.join(relative).display()))?;
+    if !real.starts_with(root) {
+        bail!(
+            "{} points outside the code directory {} (to {}); refusing to package it",
+            root.join(relative).display(),
+            root.display(),
+            real.display()
+        );
+    }
+    if !real.is_file() {
+        bail!("{} is not a file", root.join(relative).display());
+    }
+    Ok(relative.to_path_buf())
+}
+
+/// Every file under `root`, skipping hidden entries and Python caches.
+fn walk(root: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut stack = vec![PathBuf::new()];
+    while let Some(dir) = stack.pop() {
+        let listing = std::fs::read_dir(root.join(&dir))
+            .with_context(|| format!("cannot list {}", root.join(&dir).display()))?;
+        for entry in listing {
+            let entry = entry?;
+            let name = entry.file_name();
+            let name_str = name.to_string_lossy();
+            if name_str.starts_with('.') || name_str == "__pycache__" || name_str.ends_with(".pyc") {
+                continue;
+            }
+            let relative = dir.join(&name);
+            let checked = checked_path(root, &relative);
+            match checked {
+                Ok(p) => out.push(p),
+                Err(_) if root.join(&relative).canonicalize().is_ok_and(|r| r.starts_with(root) && r.is_dir()) => {
+                    stack.push(relative)
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(unix)]
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(not(unix))]
+fn is_executable(_: &Path) -> bool {
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_files_same_hash_and_modes() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("b.py"), "x = 1\n").unwrap();
+        std::fs::write(dir.path().join("a.py"), "y = 2\n").unwrap();
+        std::fs::create_dir(dir.path().join("__pycache__")).unwrap();
+        std::fs::write(dir.path().join("__pycache__/a.pyc"), "junk").unwrap();
+        let first = build(dir.path(), None).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(dir.path().join("a.py"), "y = 2\n").unwrap();
+        let second = build(dir.path(), None).unwrap();
+        assert_eq!(first.sha256, second.sha256);
+        let mut archive = zip::ZipArchive::new(Cursor::new(first.zip)).unwrap();
+        assert_eq!(archive.len(), 2);
+        assert_eq!(archive.by_index(0).unwrap().name(), "a.py");
+        assert_eq!(archive.by_index(0).unwrap().unix_mode(), Some(0o100644));
+        std::fs::write(dir.path().join("a.py"), "y = 3\n").unwrap();
+        assert_ne!(build(dir.path(), None).unwrap().sha256, first.sha256);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn refuses_symlinks_out_and_dotdot() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret"), "s").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path().join("secret"), dir.path().join("link")).unwrap();
+        let err = build(dir.path(), None).unwrap_err().to_string();
+        assert!(err.contains("points outside"), "{err}");
+        let err = build(dir.path(), Some(&["../x".into()])).unwrap_err().to_string();
+        assert!(err.contains("without `..`"), "{err}");
+    }
+}

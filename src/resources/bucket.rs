@@ -1,0 +1,158 @@
+//! S3 buckets. Deleting one empties it first — every object and every version, in batches of
+//! a thousand — because S3 refuses to delete a bucket that holds anything.
+
+use anyhow::Result;
+use async_trait::async_trait;
+use aws_sdk_s3::types::{
+    BucketLocationConstraint, CreateBucketConfiguration, Delete, ObjectIdentifier, Tag, Tagging,
+};
+
+use super::{Fields, Kind, Live, Outputs, Owner, Resource, ResourceId, OWNER_TAG};
+use crate::aws::errors::{AwsResult, Found};
+use crate::aws::Ctx;
+use crate::plan::FieldDiff;
+
+pub struct Bucket {
+    id: ResourceId,
+}
+
+impl Bucket {
+    pub fn new(name: String) -> Bucket {
+        Bucket {
+            id: ResourceId::new(Kind::Bucket, name),
+        }
+    }
+
+    fn outputs(&self, ctx: &Ctx) -> Outputs {
+        Kind::Bucket.predicted_outputs(&self.id.name, &ctx.account, &ctx.target.region)
+    }
+
+    async fn put_owner_tag(&self, ctx: &Ctx, mut tags: Vec<Tag>) -> Result<()> {
+        tags.retain(|t| t.key() != OWNER_TAG);
+        tags.push(Tag::builder().key(OWNER_TAG).value(&ctx.stack).build()?);
+        ctx.s3
+            .put_bucket_tagging()
+            .bucket(&self.id.name)
+            .tagging(Tagging::builder().set_tag_set(Some(tags)).build()?)
+            .send()
+            .await
+            .aws("PutBucketTagging")?;
+        Ok(())
+    }
+
+    async fn tags(&self, ctx: &Ctx) -> Result<Option<Vec<Tag>>> {
+        let answer = ctx
+            .s3
+            .get_bucket_tagging()
+            .bucket(&self.id.name)
+            .send()
+            .await
+            .aws("GetBucketTagging");
+        match answer {
+            Ok(t) => Ok(Some(t.tag_set)),
+            // The bucket exists, with no tags at all.
+            Err(e) if e.has_code(&["NoSuchTagSet", "NoSuchTagSetError"]) => Ok(Some(Vec::new())),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+#[async_trait]
+impl Resource for Bucket {
+    fn id(&self) -> &ResourceId {
+        &self.id
+    }
+
+    fn desired(&self) -> Fields {
+        Fields::new()
+    }
+
+    async fn read(&self, ctx: &Ctx) -> Result<Option<Live>> {
+        let Some(tags) = self.tags(ctx).await? else {
+            return Ok(None);
+        };
+        let tag = tags.iter().find(|t| t.key() == OWNER_TAG).map(|t| t.value());
+        Ok(Some(Live {
+            fields: Fields::new(),
+            outputs: self.outputs(ctx),
+            owner: Owner::from_tag(tag, &ctx.stack),
+        }))
+    }
+
+    async fn create(&self, ctx: &Ctx) -> Result<Outputs> {
+        let mut create = ctx.s3.create_bucket().bucket(&self.id.name);
+        // us-east-1 is the one region that must not be named as a location constraint.
+        if ctx.target.region != "us-east-1" {
+            create = create.create_bucket_configuration(
+                CreateBucketConfiguration::builder()
+                    .location_constraint(BucketLocationConstraint::from(ctx.target.region.as_str()))
+                    .build(),
+            );
+        }
+        create.send().await.aws("CreateBucket")?;
+        self.put_owner_tag(ctx, Vec::new()).await?;
+        Ok(self.outputs(ctx))
+    }
+
+    async fn update(&self, _ctx: &Ctx, live: &Live, _changed: &[FieldDiff]) -> Result<Outputs> {
+        Ok(live.outputs.clone())
+    }
+
+    async fn delete(&self, ctx: &Ctx, _live: &Live) -> Result<()> {
+        empty(ctx, &self.id.name).await?;
+        ctx.s3
+            .delete_bucket()
+            .bucket(&self.id.name)
+            .send()
+            .await
+            .aws("DeleteBucket")
+            .found()?;
+        Ok(())
+    }
+
+    async fn tag(&self, ctx: &Ctx, _live: &Live) -> Result<()> {
+        let tags = self.tags(ctx).await?.unwrap_or_default();
+        self.put_owner_tag(ctx, tags).await
+    }
+}
+
+/// Deletes every object version and delete marker, a page (≤ 1000) per DeleteObjects call.
+pub async fn empty(ctx: &Ctx, bucket: &str) -> Result<usize> {
+    let mut deleted = 0;
+    loop {
+        let page = ctx
+            .s3
+            .list_object_versions()
+            .bucket(bucket)
+            .max_keys(1000)
+            .send()
+            .await
+            .aws("ListObjectVersions")
+            .found()?;
+        let Some(page) = page else { return Ok(deleted) };
+        let versions = page.versions().iter().map(|v| (v.key(), v.version_id()));
+        let markers = page.delete_markers().iter().map(|m| (m.key(), m.version_id()));
+        let objects: Vec<ObjectIdentifier> = versions
+            .chain(markers)
+            .filter_map(|(key, version)| {
+                ObjectIdentifier::builder()
+                    .set_key(key.map(str::to_owned))
+                    .set_version_id(version.filter(|v| *v != "null").map(str::to_owned))
+                    .build()
+                    .ok()
+            })
+            .collect();
+        if objects.is_empty() {
+            return Ok(deleted);
+        }
+        deleted += objects.len();
+        ctx.s3
+            .delete_objects()
+            .bucket(bucket)
+            .delete(Delete::builder().set_objects(Some(objects)).quiet(true).build()?)
+            .send()
+            .await
+            .aws("DeleteObjects")?;
+    }
+}
