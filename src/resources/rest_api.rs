@@ -351,8 +351,9 @@ impl Resource for RestApi {
         &self.id
     }
 
+    /// Before the API exists its id is unknown, but that is no dependency to wait for.
     fn desired(&self) -> Fields {
-        self.desired_with_id(UNKNOWN)
+        self.desired_with_id("(new)")
     }
 
     async fn read(&self, ctx: &Ctx) -> Result<Option<Live>> {
