@@ -1,8 +1,9 @@
 """Fixtures for tests against a real LocalStack.
 
-The endpoint is $LOCALSTACK_ENDPOINT, else http://127.0.0.1:4566. When that
-variable is unset and nothing answers there, the session starts one with
-scripts/localstack and stops it at the end (only the one it started).
+The endpoint is $LOCALSTACK_ENDPOINT, else http://127.0.0.1:${LOCALSTACK_PORT:-4566}.
+When LOCALSTACK_ENDPOINT is unset and nothing answers there, the session starts
+one with scripts/localstack (same port) and stops it at the end (only the one
+it started).
 Each test makes uniquely named resources and deletes them afterwards.
 """
 
@@ -35,7 +36,9 @@ def is_healthy(endpoint: str) -> bool:
 
 @pytest.fixture(scope="session")
 def endpoint():
-    url = os.environ.get("LOCALSTACK_ENDPOINT", DEFAULT_ENDPOINT).rstrip("/")
+    default = f"http://127.0.0.1:{os.environ['LOCALSTACK_PORT']}" if os.environ.get(
+        "LOCALSTACK_PORT") else DEFAULT_ENDPOINT
+    url = os.environ.get("LOCALSTACK_ENDPOINT", default).rstrip("/")
     started = False
     if not is_healthy(url):
         if "LOCALSTACK_ENDPOINT" in os.environ:
