@@ -20,7 +20,13 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct Global {
     /// The stack file.
-    #[arg(short, long, global = true, default_value = "stack.toml", env = "EXSTACK_FILE")]
+    #[arg(
+        short,
+        long,
+        global = true,
+        default_value = "stack.toml",
+        env = "EXSTACK_FILE"
+    )]
     pub file: PathBuf,
 
     /// LocalStack (or other AWS-compatible) endpoint [default: http://localhost:4566]

@@ -140,8 +140,9 @@ fn cycle_diagnostic(stack: &Stack, cycle: &[ResourceId]) -> Diagnostic {
             })
         })
         .map_or(0..0, |t| t.span.clone());
-    Diagnostic::new(format!("reference cycle: {}", path.join(" → ")), span)
-        .with_help("each resource must be creatable before the ones that refer to it; remove one reference")
+    Diagnostic::new(format!("reference cycle: {}", path.join(" → ")), span).with_help(
+        "each resource must be creatable before the ones that refer to it; remove one reference",
+    )
 }
 
 #[cfg(test)]
@@ -163,7 +164,7 @@ name = "t"
 [queues.dlq]
 [queues.main]
 dead_letter = { queue = "${queues.dlq.arn}", max_receive_count = 3 }
-[buckets.b1]
+[buckets.bucket-1]
 "#,
         )
         .unwrap();
@@ -171,7 +172,7 @@ dead_letter = { queue = "${queues.dlq.arn}", max_receive_count = 3 }
         let names = |l: &Vec<ResourceId>| l.iter().map(|i| i.name.clone()).collect::<Vec<_>>();
         let levels = g.levels();
         assert_eq!(levels.len(), 2);
-        assert_eq!(names(&levels[0]), ["dlq", "b1"]);
+        assert_eq!(names(&levels[0]), ["dlq", "bucket-1"]);
         assert_eq!(names(&levels[1]), ["main"]);
         assert_eq!(
             g.teardown_order().first(),
@@ -193,7 +194,10 @@ dead_letter = { queue = "${queues.a.arn}", max_receive_count = 3 }
         )
         .unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("reference cycle: queues.a → queues.b → queues.a"), "{text}");
+        assert!(
+            text.contains("reference cycle: queues.a → queues.b → queues.a"),
+            "{text}"
+        );
         assert!(text.contains("stack.toml:5:"), "{text}");
     }
 }

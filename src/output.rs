@@ -41,5 +41,8 @@ pub fn data(text: impl std::fmt::Display) {
 }
 
 pub fn json(value: &serde_json::Value) {
-    data(format_args!("{}\n", serde_json::to_string_pretty(value).unwrap_or_default()));
+    data(format_args!(
+        "{}\n",
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    ));
 }

@@ -4,7 +4,7 @@
 use std::io::{Cursor, Write};
 use std::path::{Component, Path, PathBuf};
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{Context as _, Result, bail};
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
 use zip::write::SimpleFileOptions;
@@ -50,13 +50,22 @@ pub fn build(dir: &Path, files: Option<&[String]>) -> Result<Package> {
 
 /// A listed file, checked to be a regular file inside `root` once symlinks are followed.
 fn checked_path(root: &Path, relative: &Path) -> Result<PathBuf> {
-    if relative.components().any(|c| !matches!(c, Component::Normal(_))) {
-        bail!("`{}` must be a plain path inside {}, without `..`", relative.display(), root.display());
+    if relative
+        .components()
+        .any(|c| !matches!(c, Component::Normal(_)))
+    {
+        bail!(
+            "`{}` must be a plain path inside {}, without `..`",
+            relative.display(),
+            root.display()
+        );
     }
-    let real = root
-        .join(relative)
-        .canonicalize()
-        .with_context(|| format!("function file {} cannot be read", root.join(relative).display()))?;
+    let real = root.join(relative).canonicalize().with_context(|| {
+        format!(
+            "function file {} cannot be read",
+            root.join(relative).display()
+        )
+    })?;
     if !real.starts_with(root) {
         bail!(
             "{} points outside the code directory {} (to {}); refusing to package it",
@@ -82,14 +91,20 @@ fn walk(root: &Path) -> Result<Vec<PathBuf>> {
             let entry = entry?;
             let name = entry.file_name();
             let name_str = name.to_string_lossy();
-            if name_str.starts_with('.') || name_str == "__pycache__" || name_str.ends_with(".pyc") {
+            if name_str.starts_with('.') || name_str == "__pycache__" || name_str.ends_with(".pyc")
+            {
                 continue;
             }
             let relative = dir.join(&name);
             let checked = checked_path(root, &relative);
             match checked {
                 Ok(p) => out.push(p),
-                Err(_) if root.join(&relative).canonicalize().is_ok_and(|r| r.starts_with(root) && r.is_dir()) => {
+                Err(_)
+                    if root
+                        .join(&relative)
+                        .canonicalize()
+                        .is_ok_and(|r| r.starts_with(root) && r.is_dir()) =>
+                {
                     stack.push(relative)
                 }
                 Err(e) => return Err(e),
@@ -128,7 +143,7 @@ mod tests {
         assert_eq!(first.sha256, second.sha256);
         let mut archive = zip::ZipArchive::new(Cursor::new(first.zip)).unwrap();
         assert_eq!(archive.len(), 2);
-        assert_eq!(archive.by_index(0).unwrap().name(), "a.py");
+        assert_eq!(archive.by_index(0).unwrap().name().unwrap(), "a.py");
         assert_eq!(archive.by_index(0).unwrap().unix_mode(), Some(0o100644));
         std::fs::write(dir.path().join("a.py"), "y = 3\n").unwrap();
         assert_ne!(build(dir.path(), None).unwrap().sha256, first.sha256);
@@ -143,7 +158,9 @@ mod tests {
         std::os::unix::fs::symlink(outside.path().join("secret"), dir.path().join("link")).unwrap();
         let err = build(dir.path(), None).unwrap_err().to_string();
         assert!(err.contains("points outside"), "{err}");
-        let err = build(dir.path(), Some(&["../x".into()])).unwrap_err().to_string();
+        let err = build(dir.path(), Some(&["../x".into()]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("without `..`"), "{err}");
     }
 }

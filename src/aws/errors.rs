@@ -24,9 +24,10 @@ impl AwsError {
     }
 
     pub fn message_contains(&self, needle: &str) -> bool {
-        self.message
-            .as_deref()
-            .is_some_and(|m| m.to_ascii_lowercase().contains(&needle.to_ascii_lowercase()))
+        self.message.as_deref().is_some_and(|m| {
+            m.to_ascii_lowercase()
+                .contains(&needle.to_ascii_lowercase())
+        })
     }
 
     /// "It isn't there", in each service's words.
@@ -150,7 +151,11 @@ where
 }
 
 /// Polls `check` until it returns `Some`, at LocalStack-friendly intervals growing to AWS ones.
-pub async fn wait_until<T, F, Fut>(what: &str, patience: Patience, mut check: F) -> anyhow::Result<T>
+pub async fn wait_until<T, F, Fut>(
+    what: &str,
+    patience: Patience,
+    mut check: F,
+) -> anyhow::Result<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = anyhow::Result<Option<T>>>,
@@ -162,7 +167,10 @@ where
             return Ok(v);
         }
         if start.elapsed() >= patience.give_up_after {
-            anyhow::bail!("gave up waiting for {what} after {:?}", patience.give_up_after);
+            anyhow::bail!(
+                "gave up waiting for {what} after {:?}",
+                patience.give_up_after
+            );
         }
         tokio::time::sleep(wait).await;
         wait = (wait * 2).min(patience.max_wait);

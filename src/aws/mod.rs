@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{Context as _, Result, bail};
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -66,7 +66,11 @@ impl Calls {
     }
 
     pub fn snapshot(&self) -> CallCounts {
-        let map = self.by_operation.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let map = self
+            .by_operation
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         let mut counts = CallCounts::default();
         for (op, n) in &map {
             let name = op.split(':').nth(1).unwrap_or(op);
@@ -147,14 +151,20 @@ impl Ctx {
             .build();
         Ctx {
             sqs: aws_sdk_sqs::Client::from_conf(
-                aws_sdk_sqs::config::Builder::from(&config).interceptor(count()).build(),
+                aws_sdk_sqs::config::Builder::from(&config)
+                    .interceptor(count())
+                    .build(),
             ),
             s3: aws_sdk_s3::Client::from_conf(s3),
             iam: aws_sdk_iam::Client::from_conf(
-                aws_sdk_iam::config::Builder::from(&config).interceptor(count()).build(),
+                aws_sdk_iam::config::Builder::from(&config)
+                    .interceptor(count())
+                    .build(),
             ),
             lambda: aws_sdk_lambda::Client::from_conf(
-                aws_sdk_lambda::config::Builder::from(&config).interceptor(count()).build(),
+                aws_sdk_lambda::config::Builder::from(&config)
+                    .interceptor(count())
+                    .build(),
             ),
             apigateway: aws_sdk_apigateway::Client::from_conf(
                 aws_sdk_apigateway::config::Builder::from(&config)
@@ -162,7 +172,9 @@ impl Ctx {
                     .build(),
             ),
             sts: aws_sdk_sts::Client::from_conf(
-                aws_sdk_sts::config::Builder::from(&config).interceptor(count()).build(),
+                aws_sdk_sts::config::Builder::from(&config)
+                    .interceptor(count())
+                    .build(),
             ),
             stack: stack.to_owned(),
             target,
@@ -179,7 +191,8 @@ impl Ctx {
             .send()
             .await
             .aws("GetCallerIdentity")?;
-        who.account.context("GetCallerIdentity returned no account id")
+        who.account
+            .context("GetCallerIdentity returned no account id")
     }
 }
 

@@ -6,15 +6,21 @@ use anyhow::Result;
 use tokio_util::sync::CancellationToken;
 
 use super::up::{exit_code, plan_of};
+use crate::Exit;
 use crate::aws::Ctx;
 use crate::cli::{DownArgs, Format, Global};
 use crate::engine::{Engine, Outcome};
 use crate::manifest::Stack;
 use crate::output;
-use crate::plan::{render, Summary};
-use crate::Exit;
+use crate::plan::{Summary, render};
 
-pub async fn run(ctx: &Ctx, stack: &Stack, g: &Global, args: DownArgs, cancel: &CancellationToken) -> Result<Exit> {
+pub async fn run(
+    ctx: &Ctx,
+    stack: &Stack,
+    g: &Global,
+    args: DownArgs,
+    cancel: &CancellationToken,
+) -> Result<Exit> {
     let started = Instant::now();
     let engine = Engine::new(ctx, stack)?;
     let observed = engine.observe().await?;
@@ -37,16 +43,34 @@ pub async fn run(ctx: &Ctx, stack: &Stack, g: &Global, args: DownArgs, cancel: &
         }));
     } else {
         let done = Summary::of(&plan_of(&outcomes));
-        let verb = if failed.is_empty() { "Finished" } else { "Incomplete" };
-        output::status(verb, format_args!("{} deleted in {:.2}s", done.delete, started.elapsed().as_secs_f64()));
+        let verb = if failed.is_empty() {
+            "Finished"
+        } else {
+            "Incomplete"
+        };
+        output::status(
+            verb,
+            format_args!(
+                "{} deleted in {:.2}s",
+                done.delete,
+                started.elapsed().as_secs_f64()
+            ),
+        );
         if done.not_owned > 0 {
             output::status(
                 "Note",
-                format_args!("{} left alone ({}); `exstack down --include-unowned` also deletes untagged ones", done.not_owned, render::summary_line(&done)),
+                format_args!(
+                    "{} left alone ({}); `exstack down --include-unowned` also deletes untagged ones",
+                    done.not_owned,
+                    render::summary_line(&done)
+                ),
             );
         }
         if g.verbose {
-            output::status("Calls", format_args!("{} reads, {} writes", calls.reads, calls.writes));
+            output::status(
+                "Calls",
+                format_args!("{} reads, {} writes", calls.reads, calls.writes),
+            );
         }
     }
     Ok(exit_code(&failed, cancel))

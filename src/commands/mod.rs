@@ -7,13 +7,13 @@ mod up;
 mod validate;
 mod verify;
 
-use anyhow::{bail, Result};
+use anyhow::{Result, bail};
 use tokio_util::sync::CancellationToken;
 
-use crate::aws::{Ctx, Target, DEFAULT_ENDPOINT, DEFAULT_REGION};
+use crate::Exit;
+use crate::aws::{Ctx, DEFAULT_ENDPOINT, DEFAULT_REGION, Target};
 use crate::cli::{Cli, Command, Global};
 use crate::manifest::{self, Stack};
-use crate::Exit;
 
 pub async fn run(cli: Cli) -> Result<Exit> {
     let g = &cli.global;
@@ -23,6 +23,12 @@ pub async fn run(cli: Cli) -> Result<Exit> {
     }
     let target = target(g, &stack)?;
     let ctx = Ctx::connect(target, &stack.name).await?;
+    if ctx.target.is_aws() {
+        crate::output::status(
+            "Target",
+            format_args!("account {} on {}", ctx.account, ctx.target.describe()),
+        );
+    }
     let cancel = interrupt_on_ctrl_c();
     match cli.command {
         Command::Validate => unreachable!("handled above"),
@@ -52,14 +58,26 @@ fn target(g: &Global, stack: &Stack) -> Result<Target> {
         .clone()
         .or_else(|| stack.region.clone())
         .unwrap_or_else(|| DEFAULT_REGION.to_owned());
-    if g.aws {
+    // Real AWS only by name: --aws, or `allow_aws = true` in the stack with no endpoint set.
+    if g.aws || (stack.allow_aws && g.endpoint_url.is_none()) {
         if g.endpoint_url.is_some() {
-            bail!("--aws targets real AWS and cannot be combined with --endpoint-url or AWS_ENDPOINT_URL");
+            bail!(
+                "--aws targets real AWS and cannot be combined with --endpoint-url or AWS_ENDPOINT_URL"
+            );
         }
-        return Ok(Target { endpoint: None, region });
+        return Ok(Target {
+            endpoint: None,
+            region,
+        });
     }
-    let endpoint = g.endpoint_url.clone().unwrap_or_else(|| DEFAULT_ENDPOINT.to_owned());
-    Ok(Target { endpoint: Some(endpoint), region })
+    let endpoint = g
+        .endpoint_url
+        .clone()
+        .unwrap_or_else(|| DEFAULT_ENDPOINT.to_owned());
+    Ok(Target {
+        endpoint: Some(endpoint),
+        region,
+    })
 }
 
 /// First Ctrl-C: stop starting new calls and let those in flight finish.
@@ -70,7 +88,9 @@ fn interrupt_on_ctrl_c() -> CancellationToken {
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             token.cancel();
-            eprintln!("\nInterrupted: finishing the calls in flight, starting no new ones (Ctrl-C again to quit now)");
+            eprintln!(
+                "\nInterrupted: finishing the calls in flight, starting no new ones (Ctrl-C again to quit now)"
+            );
             if tokio::signal::ctrl_c().await.is_ok() {
                 std::process::exit(Exit::Interrupted as i32);
             }

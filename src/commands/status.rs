@@ -2,13 +2,13 @@
 
 use anyhow::Result;
 
+use crate::Exit;
 use crate::aws::Ctx;
 use crate::cli::{Format, Global, UpArgs};
 use crate::engine::Engine;
 use crate::manifest::Stack;
 use crate::output;
-use crate::plan::{render, Summary};
-use crate::Exit;
+use crate::plan::{Summary, render};
 
 pub async fn plan(ctx: &Ctx, stack: &Stack, g: &Global, args: UpArgs) -> Result<Exit> {
     let engine = Engine::new(ctx, stack)?;
@@ -41,9 +41,16 @@ pub async fn status(ctx: &Ctx, stack: &Stack, g: &Global) -> Result<Exit> {
             output::data(render::status_text(&changes));
             if g.verbose {
                 let calls = ctx.calls.snapshot();
-                output::status("Calls", format_args!("{} reads, {} writes", calls.reads, calls.writes));
+                output::status(
+                    "Calls",
+                    format_args!("{} reads, {} writes", calls.reads, calls.writes),
+                );
             }
         }
     }
-    Ok(if summary.in_sync() { Exit::Success } else { Exit::Drift })
+    Ok(if summary.in_sync() {
+        Exit::Success
+    } else {
+        Exit::Drift
+    })
 }

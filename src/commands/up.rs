@@ -6,15 +6,21 @@ use anyhow::Result;
 use tokio_util::sync::CancellationToken;
 
 use super::outputs;
+use crate::Exit;
 use crate::aws::Ctx;
 use crate::cli::{Format, Global, UpArgs};
 use crate::engine::{Engine, Outcome, OutcomeResult};
 use crate::manifest::Stack;
 use crate::output;
-use crate::plan::{render, Action, Summary};
-use crate::Exit;
+use crate::plan::{Action, Summary, render};
 
-pub async fn run(ctx: &Ctx, stack: &Stack, g: &Global, args: UpArgs, cancel: &CancellationToken) -> Result<Exit> {
+pub async fn run(
+    ctx: &Ctx,
+    stack: &Stack,
+    g: &Global,
+    args: UpArgs,
+    cancel: &CancellationToken,
+) -> Result<Exit> {
     let started = Instant::now();
     let engine = Engine::new(ctx, stack)?;
     let observed = engine.observe().await?;
@@ -34,7 +40,11 @@ pub async fn run(ctx: &Ctx, stack: &Stack, g: &Global, args: UpArgs, cancel: &Ca
         }
     }
     let stack_outputs = outputs::collect(stack, &known);
-    let failed: Vec<&Outcome> = outcomes.iter().filter(|o| o.failed()).collect();
+    // up cannot converge past a resource it may not manage: that is a failure here.
+    let failed: Vec<&Outcome> = outcomes
+        .iter()
+        .filter(|o| o.failed() || o.not_owned())
+        .collect();
     let calls = ctx.calls.snapshot();
     let done = Summary::of(&plan_of(&outcomes));
     if g.output == Format::Json {
@@ -47,13 +57,24 @@ pub async fn run(ctx: &Ctx, stack: &Stack, g: &Global, args: UpArgs, cancel: &Ca
             "elapsed_ms": started.elapsed().as_millis() as u64,
         }));
     } else {
-        let verb = if failed.is_empty() { "Finished" } else { "Incomplete" };
+        let verb = if failed.is_empty() {
+            "Finished"
+        } else {
+            "Incomplete"
+        };
         output::status(
             verb,
-            format_args!("{} in {:.2}s", render::summary_line(&done).replace(" to ", " "), started.elapsed().as_secs_f64()),
+            format_args!(
+                "{} in {:.2}s",
+                render::summary_line(&done).replace(" to ", " "),
+                started.elapsed().as_secs_f64()
+            ),
         );
         if g.verbose {
-            output::status("Calls", format_args!("{} reads, {} writes", calls.reads, calls.writes));
+            output::status(
+                "Calls",
+                format_args!("{} reads, {} writes", calls.reads, calls.writes),
+            );
         }
         outputs::print(&stack_outputs);
     }

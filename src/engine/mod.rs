@@ -4,7 +4,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, Result};
+use anyhow::{Result, anyhow};
 use futures::stream::{FuturesUnordered, StreamExt};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
@@ -13,7 +13,7 @@ use crate::aws::Ctx;
 use crate::graph::Graph;
 use crate::manifest::Stack;
 use crate::plan::{self, Action, Change};
-use crate::resolve::{is_unknown, Resolver};
+use crate::resolve::{Resolver, is_unknown};
 use crate::resources::{self, Live, Outputs, Packages, Resource, ResourceId};
 
 /// Live state of every resource in the stack; `None` where it does not exist.
@@ -54,11 +54,17 @@ pub enum OutcomeResult {
 }
 
 impl Outcome {
+    /// Failed or not attempted. Leaving another's resource alone is not a failure by itself;
+    /// `up` treats it as one because the stack cannot converge.
     pub fn failed(&self) -> bool {
         matches!(
             self.result,
-            OutcomeResult::Failed(_) | OutcomeResult::Skipped(_) | OutcomeResult::NotOwned(_)
+            OutcomeResult::Failed(_) | OutcomeResult::Skipped(_)
         )
+    }
+
+    pub fn not_owned(&self) -> bool {
+        matches!(self.result, OutcomeResult::NotOwned(_))
     }
 }
 
@@ -70,7 +76,12 @@ impl<'a> Engine<'a> {
     pub fn new(ctx: &'a Ctx, stack: &'a Stack) -> Result<Engine<'a>> {
         let graph = Graph::build(stack).map_err(|d| anyhow!("{}", d.message))?;
         let packages = resources::package_all(stack)?;
-        Ok(Engine { ctx, stack, graph, packages })
+        Ok(Engine {
+            ctx,
+            stack,
+            graph,
+            packages,
+        })
     }
 
     /// Outputs predictable from names alone (ARNs), for resources not yet read or created.
@@ -79,7 +90,11 @@ impl<'a> Engine<'a> {
             .resources
             .iter()
             .map(|r| {
-                let o = r.id.kind.predicted_outputs(&r.id.name, &self.ctx.account, &self.ctx.target.region);
+                let o = r.id.kind.predicted_outputs(
+                    &r.id.name,
+                    &self.ctx.account,
+                    &self.ctx.target.region,
+                );
                 (r.id.clone(), o)
             })
             .collect()
@@ -126,7 +141,10 @@ impl<'a> Engine<'a> {
         let mut outputs = self.predicted();
         for (id, live) in observed {
             if let Some(live) = live {
-                outputs.entry(id.clone()).or_default().extend(live.outputs.clone());
+                outputs
+                    .entry(id.clone())
+                    .or_default()
+                    .extend(live.outputs.clone());
             }
         }
         outputs
@@ -142,20 +160,17 @@ impl<'a> Engine<'a> {
             .collect()
     }
 
-    fn change(&self, id: &ResourceId, outputs: &HashMap<ResourceId, Outputs>, observed: &Observed, adopt: bool) -> Change {
+    fn change(
+        &self,
+        id: &ResourceId,
+        outputs: &HashMap<ResourceId, Outputs>,
+        observed: &Observed,
+        adopt: bool,
+    ) -> Change {
         let resource = self.build(id, outputs);
         let live = observed.get(id).and_then(Option::as_ref);
         let desired = resource.desired_for(live);
         plan::diff(id, &desired, live, resource.replaced_by(), adopt)
-    }
-
-    /// What `down` would do, in teardown order.
-    pub fn teardown_plan(&self, observed: &Observed, include_unowned: bool) -> Vec<Change> {
-        self.graph
-            .teardown_order()
-            .iter()
-            .map(|id| plan::teardown(id, observed.get(id).and_then(Option::as_ref), include_unowned))
-            .collect()
     }
 
     /// Brings the live stack to stack.toml. Each resource starts once its dependencies are done;
@@ -170,12 +185,20 @@ impl<'a> Engine<'a> {
         let mut outputs = self.known_outputs(observed);
         let order = self.graph.order();
         let deps = |id: &ResourceId| self.graph.dependencies(id).cloned().collect::<Vec<_>>();
-        self.walk(order, deps, cancel, report, |id, done: &HashMap<ResourceId, Outputs>| {
-            outputs.extend(done.clone());
-            let resource = self.build(id, &outputs);
-            let live = observed.get(id).cloned().flatten();
-            async move { self.converge(resource, live, adopt).await }
-        })
+        // A dependent of someone else's resource would build on what we may not manage.
+        self.walk(
+            order,
+            true,
+            deps,
+            cancel,
+            report,
+            |id, done: &HashMap<ResourceId, Outputs>| {
+                outputs.extend(done.clone());
+                let resource = self.build(id, &outputs);
+                let live = observed.get(id).cloned().flatten();
+                async move { self.converge(resource, live, adopt).await }
+            },
+        )
         .await
     }
 
@@ -190,7 +213,8 @@ impl<'a> Engine<'a> {
         let outputs = self.known_outputs(observed);
         let order = self.graph.teardown_order();
         let dependents = |id: &ResourceId| self.graph.dependents(id).cloned().collect::<Vec<_>>();
-        self.walk(order, dependents, cancel, report, |id, _| {
+        // What someone else's resource depends on is still ours to delete.
+        self.walk(order, false, dependents, cancel, report, |id, _| {
             let resource = self.build(id, &outputs);
             let live = observed.get(id).cloned().flatten();
             let change = plan::teardown(id, live.as_ref(), include_unowned);
@@ -209,10 +233,12 @@ impl<'a> Engine<'a> {
     }
 
     /// Runs `work` for each node once every node in `after(node)` has finished successfully,
-    /// as many at once as the graph allows.
+    /// as many at once as the graph allows. `not_owned_blocks`: whether a resource left alone
+    /// (someone else's) stops the nodes waiting on it.
     async fn walk<'w, W, F>(
         &self,
         order: Vec<ResourceId>,
+        not_owned_blocks: bool,
         after: impl Fn(&ResourceId) -> Vec<ResourceId>,
         cancel: &CancellationToken,
         report: &(dyn Fn(&Outcome) + Sync),
@@ -222,7 +248,8 @@ impl<'a> Engine<'a> {
         W: FnMut(&ResourceId, &HashMap<ResourceId, Outputs>) -> F,
         F: std::future::Future<Output = Result<(Action, Option<Outputs>), StepError>> + 'w,
     {
-        let waits: HashMap<ResourceId, Vec<ResourceId>> = order.iter().map(|id| (id.clone(), after(id))).collect();
+        let waits: HashMap<ResourceId, Vec<ResourceId>> =
+            order.iter().map(|id| (id.clone(), after(id))).collect();
         let mut pending: Vec<ResourceId> = order;
         let mut succeeded: BTreeSet<ResourceId> = BTreeSet::new();
         let mut finished: BTreeSet<ResourceId> = BTreeSet::new();
@@ -232,10 +259,17 @@ impl<'a> Engine<'a> {
         loop {
             // Skip what can never run: a prerequisite finished without succeeding.
             pending.retain(|id| {
-                let blocked = waits[id].iter().find(|d| finished.contains(*d) && !succeeded.contains(*d));
+                let blocked = waits[id]
+                    .iter()
+                    .find(|d| finished.contains(*d) && !succeeded.contains(*d));
                 match blocked {
                     Some(d) => {
-                        let o = outcome(id, Action::NoOp, OutcomeResult::Skipped(format!("not attempted: {d} did not succeed")), Duration::ZERO);
+                        let o = outcome(
+                            id,
+                            Action::NoOp,
+                            OutcomeResult::Skipped(format!("not attempted: {d} did not succeed")),
+                            Duration::ZERO,
+                        );
                         report(&o);
                         outcomes.push(o);
                         finished.insert(id.clone());
@@ -257,7 +291,9 @@ impl<'a> Engine<'a> {
                     running.push(async move { (id, fut.await, started.elapsed()) });
                 }
             }
-            let Some((id, result, elapsed)) = running.next().await else { break };
+            let Some((id, result, elapsed)) = running.next().await else {
+                break;
+            };
             finished.insert(id.clone());
             let o = match result {
                 Ok((action, outputs)) => {
@@ -265,17 +301,39 @@ impl<'a> Engine<'a> {
                     if let Some(out) = &outputs {
                         new_outputs.insert(id.clone(), out.clone());
                     }
-                    let r = if action == Action::NoOp { OutcomeResult::Unchanged } else { OutcomeResult::Done };
-                    Outcome { outputs, ..outcome(&id, action, r, elapsed) }
+                    let r = if action == Action::NoOp {
+                        OutcomeResult::Unchanged
+                    } else {
+                        OutcomeResult::Done
+                    };
+                    Outcome {
+                        outputs,
+                        ..outcome(&id, action, r, elapsed)
+                    }
                 }
-                Err(StepError::NotOwned(why)) => outcome(&id, Action::NotOwned, OutcomeResult::NotOwned(why), elapsed),
-                Err(StepError::Failed(action, e)) => outcome(&id, action, OutcomeResult::Failed(format!("{e:#}")), elapsed),
+                Err(StepError::NotOwned(why)) => {
+                    if !not_owned_blocks {
+                        succeeded.insert(id.clone());
+                    }
+                    outcome(&id, Action::NotOwned, OutcomeResult::NotOwned(why), elapsed)
+                }
+                Err(StepError::Failed(action, e)) => outcome(
+                    &id,
+                    action,
+                    OutcomeResult::Failed(format!("{e:#}")),
+                    elapsed,
+                ),
             };
             report(&o);
             outcomes.push(o);
         }
         for id in pending {
-            let o = outcome(&id, Action::NoOp, OutcomeResult::Skipped("not started: interrupted".into()), Duration::ZERO);
+            let o = outcome(
+                &id,
+                Action::NoOp,
+                OutcomeResult::Skipped("not started: interrupted".into()),
+                Duration::ZERO,
+            );
             report(&o);
             outcomes.push(o);
         }
@@ -290,10 +348,18 @@ impl<'a> Engine<'a> {
         adopt: bool,
     ) -> Result<(Action, Option<Outputs>), StepError> {
         let desired = resource.desired_for(live.as_ref());
-        let change = plan::diff(resource.id(), &desired, live.as_ref(), resource.replaced_by(), adopt);
+        let change = plan::diff(
+            resource.id(),
+            &desired,
+            live.as_ref(),
+            resource.replaced_by(),
+            adopt,
+        );
         let fail = |e: anyhow::Error| StepError::Failed(change.action, e);
         if let Some((field, _)) = desired.iter().find(|(_, v)| is_unknown(v)) {
-            return Err(fail(anyhow!("{field} is still unknown after its dependencies were applied")));
+            return Err(fail(anyhow!(
+                "{field} is still unknown after its dependencies were applied"
+            )));
         }
         let ctx = self.ctx;
         let outputs = match (change.action, &live) {
@@ -306,7 +372,10 @@ impl<'a> Engine<'a> {
                 if change.action == Action::NoOp {
                     return Ok((Action::NoOp, Some(live.outputs.clone())));
                 }
-                resource.update(ctx, live, &change.fields).await.map_err(fail)?
+                resource
+                    .update(ctx, live, &change.fields)
+                    .await
+                    .map_err(fail)?
             }
             (Action::Replace, Some(live)) => {
                 resource.delete(ctx, live).await.map_err(fail)?;
@@ -325,12 +394,20 @@ pub enum StepError {
 
 fn not_owned(change: &Change) -> StepError {
     let whose = match change.owner.as_deref() {
-        Some("nobody") | None => "exists without this stack's ownership tag (made by hand or by another tool)".to_owned(),
+        Some("nobody") | None => {
+            "exists without this stack's ownership tag (made by hand or by another tool)".to_owned()
+        }
         Some(other) => format!("belongs to stack `{other}`"),
     };
     StepError::NotOwned(whose)
 }
 
 fn outcome(id: &ResourceId, action: Action, result: OutcomeResult, elapsed: Duration) -> Outcome {
-    Outcome { id: id.clone(), action, result, elapsed, outputs: None }
+    Outcome {
+        id: id.clone(),
+        action,
+        result,
+        elapsed,
+        outputs: None,
+    }
 }

@@ -50,8 +50,9 @@ impl fmt::Display for ManifestError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let count = self.diagnostics.len();
         for (i, d) in self.diagnostics.iter().enumerate() {
+            // The first "error: " is printed by main, like every other error.
             if i > 0 {
-                writeln!(f)?;
+                write!(f, "\nerror: ")?;
             }
             render(f, &self.path, &self.source, d)?;
         }
@@ -70,7 +71,7 @@ fn render(f: &mut fmt::Formatter<'_>, path: &Path, source: &str, d: &Diagnostic)
     writeln!(f, "{}", d.message)?;
     let Some(span) = &d.span else {
         write!(f, "  --> {}", path.display())?;
-        return write_help(f, d);
+        return write_help(f, d, 0);
     };
     let (line_no, col, line) = locate(source, span.start);
     let gutter = line_no.to_string().len();
@@ -78,13 +79,19 @@ fn render(f: &mut fmt::Formatter<'_>, path: &Path, source: &str, d: &Diagnostic)
     writeln!(f, "{:gutter$} |", "")?;
     writeln!(f, "{line_no} | {line}")?;
     let width = caret_width(line, col, span);
-    write!(f, "{:gutter$} | {}{}", "", " ".repeat(col - 1), "^".repeat(width))?;
-    write_help(f, d)
+    write!(
+        f,
+        "{:gutter$} | {}{}",
+        "",
+        " ".repeat(col - 1),
+        "^".repeat(width)
+    )?;
+    write_help(f, d, gutter)
 }
 
-fn write_help(f: &mut fmt::Formatter<'_>, d: &Diagnostic) -> fmt::Result {
+fn write_help(f: &mut fmt::Formatter<'_>, d: &Diagnostic, gutter: usize) -> fmt::Result {
     match &d.help {
-        Some(help) => write!(f, "\n  = help: {help}"),
+        Some(help) => write!(f, "\n{:gutter$} = help: {help}", ""),
         None => Ok(()),
     }
 }
@@ -98,7 +105,11 @@ pub fn locate(source: &str, offset: usize) -> (usize, usize, &str) {
         .map_or(source.len(), |i| offset + i);
     let line_no = source[..line_start].matches('\n').count() + 1;
     let col = source[line_start..offset].chars().count() + 1;
-    (line_no, col, source[line_start..line_end].trim_end_matches('\r'))
+    (
+        line_no,
+        col,
+        source[line_start..line_end].trim_end_matches('\r'),
+    )
 }
 
 fn floor_char_boundary(s: &str, mut i: usize) -> usize {

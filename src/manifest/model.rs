@@ -2,20 +2,18 @@
 //! Only resource references (`${queues.task-queue.arn}`) remain, resolved at apply time.
 
 use std::collections::BTreeMap;
-use std::ops::Range;
 use std::path::PathBuf;
 
 use super::template::Template;
-use crate::resources::{Kind, ResourceId};
+use crate::resources::ResourceId;
 
 #[derive(Debug, Clone)]
 pub struct Stack {
     pub name: String,
     pub region: Option<String>,
     pub allow_aws: bool,
-    /// The stack file, for errors found after loading (cycles) and for relative paths.
+    /// The stack file, for messages.
     pub path: PathBuf,
-    pub source: String,
     pub resources: Vec<Resource>,
 }
 
@@ -23,17 +21,12 @@ impl Stack {
     pub fn get(&self, id: &ResourceId) -> Option<&Resource> {
         self.resources.iter().find(|r| &r.id == id)
     }
-
-    pub fn of_kind(&self, kind: Kind) -> impl Iterator<Item = &Resource> {
-        self.resources.iter().filter(move |r| r.id.kind == kind)
-    }
 }
 
 #[derive(Debug, Clone)]
 pub struct Resource {
     pub id: ResourceId,
     pub spec: Spec,
-    pub span: Range<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -140,10 +133,4 @@ pub struct Route {
     pub path: String,
     pub function: Template,
     pub authorization: String,
-}
-
-impl Route {
-    pub fn key(&self) -> String {
-        format!("{} {}", self.method, self.path)
-    }
 }

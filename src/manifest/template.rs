@@ -44,13 +44,6 @@ pub struct Template {
 }
 
 impl Template {
-    pub fn literal(text: impl Into<String>) -> Self {
-        Template {
-            parts: vec![Part::Text(text.into())],
-            span: 0..0,
-        }
-    }
-
     pub fn references(&self) -> impl Iterator<Item = &Reference> {
         self.parts.iter().filter_map(|p| match p {
             Part::Ref(r) => Some(r),

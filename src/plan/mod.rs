@@ -31,13 +31,6 @@ impl Action {
             Action::NotOwned => "!",
         }
     }
-
-    pub fn writes(self) -> bool {
-        matches!(
-            self,
-            Action::Create | Action::Update | Action::Replace | Action::Delete
-        )
-    }
 }
 
 /// One field that differs: `VisibilityTimeout: 30 → 60`. `None` means absent.
@@ -61,6 +54,7 @@ pub struct Change {
     pub owner: Option<String>,
 }
 
+#[cfg(test)]
 impl Change {
     pub fn field(&self, name: &str) -> Option<&FieldDiff> {
         self.fields.iter().find(|f| f.field == name)
@@ -121,7 +115,12 @@ pub fn teardown(id: &ResourceId, live: Option<&Live>, include_unowned: bool) -> 
     change(id, action, Vec::new(), owner)
 }
 
-fn change(id: &ResourceId, action: Action, fields: Vec<FieldDiff>, owner: Option<String>) -> Change {
+fn change(
+    id: &ResourceId,
+    action: Action,
+    fields: Vec<FieldDiff>,
+    owner: Option<String>,
+) -> Change {
     Change {
         id: id.clone(),
         action,
@@ -186,7 +185,10 @@ mod tests {
     use crate::resources::Kind;
 
     fn fields(pairs: &[(&str, &str)]) -> Fields {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn live(pairs: &[(&str, &str)], owner: Owner) -> Live {
@@ -203,7 +205,13 @@ mod tests {
 
     #[test]
     fn absent_is_create_with_every_field() {
-        let c = diff(&id(), &fields(&[("VisibilityTimeout", "60")]), None, &[], false);
+        let c = diff(
+            &id(),
+            &fields(&[("VisibilityTimeout", "60")]),
+            None,
+            &[],
+            false,
+        );
         assert_eq!(c.action, Action::Create);
         assert_eq!(c.fields[0].desired.as_deref(), Some("60"));
     }
@@ -212,7 +220,10 @@ mod tests {
     fn equal_is_noop_and_change_is_update() {
         let d = fields(&[("VisibilityTimeout", "60")]);
         let same = live(&[("VisibilityTimeout", "60")], Owner::Us);
-        assert_eq!(diff(&id(), &d, Some(&same), &[], false).action, Action::NoOp);
+        assert_eq!(
+            diff(&id(), &d, Some(&same), &[], false).action,
+            Action::NoOp
+        );
         let other = live(&[("VisibilityTimeout", "30")], Owner::Us);
         let c = diff(&id(), &d, Some(&other), &[], false);
         assert_eq!(c.action, Action::Update);
@@ -239,7 +250,10 @@ mod tests {
     #[test]
     fn unknown_desired_value_is_a_change() {
         let d = fields(&[("environment.QUEUE_URL", crate::resolve::UNKNOWN)]);
-        let l = live(&[("environment.QUEUE_URL", crate::resolve::UNKNOWN)], Owner::Us);
+        let l = live(
+            &[("environment.QUEUE_URL", crate::resolve::UNKNOWN)],
+            Owner::Us,
+        );
         assert_eq!(diff(&id(), &d, Some(&l), &[], false).action, Action::Update);
     }
 
@@ -247,11 +261,17 @@ mod tests {
     fn foreign_resources_are_not_touched_unless_adopted() {
         let d = fields(&[]);
         let mine = live(&[], Owner::Nobody);
-        assert_eq!(diff(&id(), &d, Some(&mine), &[], false).action, Action::NotOwned);
+        assert_eq!(
+            diff(&id(), &d, Some(&mine), &[], false).action,
+            Action::NotOwned
+        );
         assert_eq!(diff(&id(), &d, Some(&mine), &[], true).action, Action::NoOp);
         let theirs = live(&[], Owner::Stack("other".into()));
         let c = diff(&id(), &d, Some(&theirs), &[], true);
-        assert_eq!((c.action, c.owner.as_deref()), (Action::NotOwned, Some("other")));
+        assert_eq!(
+            (c.action, c.owner.as_deref()),
+            (Action::NotOwned, Some("other"))
+        );
     }
 
     #[test]
@@ -260,9 +280,18 @@ mod tests {
         let hand_made = live(&[], Owner::Nobody);
         let theirs = live(&[], Owner::Stack("x".into()));
         assert_eq!(teardown(&id(), Some(&ours), false).action, Action::Delete);
-        assert_eq!(teardown(&id(), Some(&hand_made), false).action, Action::NotOwned);
-        assert_eq!(teardown(&id(), Some(&hand_made), true).action, Action::Delete);
-        assert_eq!(teardown(&id(), Some(&theirs), true).action, Action::NotOwned);
+        assert_eq!(
+            teardown(&id(), Some(&hand_made), false).action,
+            Action::NotOwned
+        );
+        assert_eq!(
+            teardown(&id(), Some(&hand_made), true).action,
+            Action::Delete
+        );
+        assert_eq!(
+            teardown(&id(), Some(&theirs), true).action,
+            Action::NotOwned
+        );
         assert_eq!(teardown(&id(), None, false).action, Action::NoOp);
     }
 }

@@ -15,7 +15,13 @@ pub fn serialize_id<S: Serializer>(id: &ResourceId, s: S) -> Result<S::Ok, S::Er
 pub fn text(changes: &[Change], verb: &str) -> String {
     let mut out = String::new();
     for c in changes.iter().filter(|c| c.action != Action::NoOp) {
-        let _ = writeln!(out, "{:>3} {}{}", c.action.symbol(), c.id, not_owned_note(c));
+        let _ = writeln!(
+            out,
+            "{:>3} {}{}",
+            c.action.symbol(),
+            c.id,
+            not_owned_note(c)
+        );
         for f in &c.fields {
             if c.action != Action::Create {
                 let _ = writeln!(out, "        {}", field_line(f));

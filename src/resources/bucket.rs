@@ -7,9 +7,9 @@ use aws_sdk_s3::types::{
     BucketLocationConstraint, CreateBucketConfiguration, Delete, ObjectIdentifier, Tag, Tagging,
 };
 
-use super::{Fields, Kind, Live, Outputs, Owner, Resource, ResourceId, OWNER_TAG};
-use crate::aws::errors::{AwsResult, Found};
+use super::{Fields, Kind, Live, OWNER_TAG, Outputs, Owner, Resource, ResourceId};
 use crate::aws::Ctx;
+use crate::aws::errors::{AwsResult, Found};
 use crate::plan::FieldDiff;
 
 pub struct Bucket {
@@ -72,7 +72,10 @@ impl Resource for Bucket {
         let Some(tags) = self.tags(ctx).await? else {
             return Ok(None);
         };
-        let tag = tags.iter().find(|t| t.key() == OWNER_TAG).map(|t| t.value());
+        let tag = tags
+            .iter()
+            .find(|t| t.key() == OWNER_TAG)
+            .map(|t| t.value());
         Ok(Some(Live {
             fields: Fields::new(),
             outputs: self.outputs(ctx),
@@ -132,7 +135,10 @@ pub async fn empty(ctx: &Ctx, bucket: &str) -> Result<usize> {
             .found()?;
         let Some(page) = page else { return Ok(deleted) };
         let versions = page.versions().iter().map(|v| (v.key(), v.version_id()));
-        let markers = page.delete_markers().iter().map(|m| (m.key(), m.version_id()));
+        let markers = page
+            .delete_markers()
+            .iter()
+            .map(|m| (m.key(), m.version_id()));
         let objects: Vec<ObjectIdentifier> = versions
             .chain(markers)
             .filter_map(|(key, version)| {
@@ -150,7 +156,12 @@ pub async fn empty(ctx: &Ctx, bucket: &str) -> Result<usize> {
         ctx.s3
             .delete_objects()
             .bucket(bucket)
-            .delete(Delete::builder().set_objects(Some(objects)).quiet(true).build()?)
+            .delete(
+                Delete::builder()
+                    .set_objects(Some(objects))
+                    .quiet(true)
+                    .build()?,
+            )
             .send()
             .await
             .aws("DeleteObjects")?;

@@ -5,9 +5,9 @@ use anyhow::Result;
 use async_trait::async_trait;
 use aws_sdk_lambda::types::EventSourceMappingConfiguration;
 
-use super::{owner_of, Fields, Kind, Live, Outputs, Owner, Resource, ResourceId};
-use crate::aws::errors::{retry_transient, wait_until, AwsResult, Found};
+use super::{Fields, Kind, Live, Outputs, Owner, Resource, ResourceId, owner_of};
 use crate::aws::Ctx;
+use crate::aws::errors::{AwsResult, Found, retry_transient, wait_until};
 use crate::manifest::MappingSpec;
 use crate::plan::FieldDiff;
 use crate::resolve::Resolver;
@@ -47,7 +47,11 @@ impl EventSourceMapping {
             l.event_source_mappings
                 .unwrap_or_default()
                 .into_iter()
-                .find(|m| m.event_source_arn() == Some(self.source.as_str()))
+                // A mapping being deleted is as good as gone (LocalStack deletes asynchronously).
+                .find(|m| {
+                    m.event_source_arn() == Some(self.source.as_str())
+                        && m.state() != Some("Deleting")
+                })
         }))
     }
 
@@ -84,7 +88,10 @@ impl Resource for EventSourceMapping {
     fn desired(&self) -> Fields {
         Fields::from([
             ("BatchSize".into(), self.batch_size.to_string()),
-            ("MaximumBatchingWindowInSeconds".into(), self.window.to_string()),
+            (
+                "MaximumBatchingWindowInSeconds".into(),
+                self.window.to_string(),
+            ),
             ("Enabled".into(), self.enabled.to_string()),
         ])
     }
@@ -92,7 +99,10 @@ impl Resource for EventSourceMapping {
     async fn read(&self, ctx: &Ctx) -> Result<Option<Live>> {
         let (mapping, tags) = tokio::join!(
             self.find(ctx),
-            ctx.lambda.get_function().function_name(&self.function).send()
+            ctx.lambda
+                .get_function()
+                .function_name(&self.function)
+                .send()
         );
         let Some(m) = mapping? else { return Ok(None) };
         let owner = match tags.aws("GetFunction").found()? {
@@ -102,10 +112,15 @@ impl Resource for EventSourceMapping {
         let enabled = !matches!(m.state(), Some("Disabled" | "Disabling"));
         Ok(Some(Live {
             fields: Fields::from([
-                ("BatchSize".into(), m.batch_size().unwrap_or_default().to_string()),
+                (
+                    "BatchSize".into(),
+                    m.batch_size().unwrap_or_default().to_string(),
+                ),
                 (
                     "MaximumBatchingWindowInSeconds".into(),
-                    m.maximum_batching_window_in_seconds().unwrap_or_default().to_string(),
+                    m.maximum_batching_window_in_seconds()
+                        .unwrap_or_default()
+                        .to_string(),
                 ),
                 ("Enabled".into(), enabled.to_string()),
             ]),

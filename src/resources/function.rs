@@ -5,14 +5,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use anyhow::{bail, Result};
+use anyhow::{Result, bail};
 use async_trait::async_trait;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{Environment, FunctionCode, LastUpdateStatus, Runtime, State};
 
-use super::{owner_of, Fields, Kind, Live, Outputs, Resource, ResourceId, OWNER_TAG};
-use crate::aws::errors::{retry_transient, wait_until, AwsResult, Found};
+use super::{Fields, Kind, Live, OWNER_TAG, Outputs, Resource, ResourceId, owner_of};
 use crate::aws::Ctx;
+use crate::aws::errors::{AwsResult, Found, retry_transient, wait_until};
 use crate::manifest::FunctionSpec;
 use crate::package::Package;
 use crate::plan::FieldDiff;
@@ -34,7 +34,12 @@ pub struct Function {
 }
 
 impl Function {
-    pub fn resolve(name: String, spec: &FunctionSpec, package: Arc<Package>, r: &Resolver) -> Function {
+    pub fn resolve(
+        name: String,
+        spec: &FunctionSpec,
+        package: Arc<Package>,
+        r: &Resolver,
+    ) -> Function {
         Function {
             id: ResourceId::new(Kind::Function, name),
             handler: spec.handler.clone(),
@@ -43,13 +48,19 @@ impl Function {
             timeout: spec.timeout,
             memory: spec.memory,
             description: spec.description.clone(),
-            environment: spec.environment.iter().map(|(k, v)| (k.clone(), r.string(v))).collect(),
+            environment: spec
+                .environment
+                .iter()
+                .map(|(k, v)| (k.clone(), r.string(v)))
+                .collect(),
             package,
         }
     }
 
     fn environment(&self) -> Environment {
-        Environment::builder().set_variables(Some(self.environment.clone())).build()
+        Environment::builder()
+            .set_variables(Some(self.environment.clone()))
+            .build()
     }
 
     fn timeout(&self) -> i32 {
@@ -62,24 +73,36 @@ impl Function {
 
     /// Waits until Lambda has settled the function: Active, and no update in progress.
     async fn wait_ready(&self, ctx: &Ctx) -> Result<()> {
-        wait_until(&format!("function {} to become Active", self.id.name), ctx.patience, || async {
-            let c = ctx
-                .lambda
-                .get_function_configuration()
-                .function_name(&self.id.name)
-                .send()
-                .await
-                .aws("GetFunctionConfiguration")?;
-            let reason = c.state_reason().unwrap_or("no reason given").to_owned();
-            match (c.state(), c.last_update_status()) {
-                (Some(State::Failed), _) => bail!("function {} failed to start: {reason}", self.id.name),
-                (_, Some(LastUpdateStatus::Failed)) => {
-                    bail!("function {} update failed: {}", self.id.name, c.last_update_status_reason().unwrap_or(&reason))
+        wait_until(
+            &format!("function {} to become Active", self.id.name),
+            ctx.patience,
+            || async {
+                let c = ctx
+                    .lambda
+                    .get_function_configuration()
+                    .function_name(&self.id.name)
+                    .send()
+                    .await
+                    .aws("GetFunctionConfiguration")?;
+                let reason = c.state_reason().unwrap_or("no reason given").to_owned();
+                match (c.state(), c.last_update_status()) {
+                    (Some(State::Failed), _) => {
+                        bail!("function {} failed to start: {reason}", self.id.name)
+                    }
+                    (_, Some(LastUpdateStatus::Failed)) => {
+                        bail!(
+                            "function {} update failed: {}",
+                            self.id.name,
+                            c.last_update_status_reason().unwrap_or(&reason)
+                        )
+                    }
+                    (Some(State::Active), Some(LastUpdateStatus::Successful) | None) => {
+                        Ok(Some(()))
+                    }
+                    _ => Ok(None),
                 }
-                (Some(State::Active), Some(LastUpdateStatus::Successful) | None) => Ok(Some(())),
-                _ => Ok(None),
-            }
-        })
+            },
+        )
         .await
     }
 
@@ -118,14 +141,29 @@ impl Resource for Function {
             .await
             .aws("GetFunction")
             .found()?;
-        let Some(function) = found else { return Ok(None) };
-        let Some(c) = function.configuration() else { return Ok(None) };
+        let Some(function) = found else {
+            return Ok(None);
+        };
+        let Some(c) = function.configuration() else {
+            return Ok(None);
+        };
         let mut fields = Fields::from([
-            ("Runtime".into(), c.runtime().map(|r| r.as_str().to_owned()).unwrap_or_default()),
+            (
+                "Runtime".into(),
+                c.runtime()
+                    .map(|r| r.as_str().to_owned())
+                    .unwrap_or_default(),
+            ),
             ("Handler".into(), c.handler().unwrap_or_default().to_owned()),
             ("Role".into(), c.role().unwrap_or_default().to_owned()),
-            ("Timeout".into(), c.timeout().unwrap_or_default().to_string()),
-            ("MemorySize".into(), c.memory_size().unwrap_or_default().to_string()),
+            (
+                "Timeout".into(),
+                c.timeout().unwrap_or_default().to_string(),
+            ),
+            (
+                "MemorySize".into(),
+                c.memory_size().unwrap_or_default().to_string(),
+            ),
             (CODE.into(), c.code_sha256().unwrap_or_default().to_owned()),
         ]);
         let env = c.environment().and_then(|e| e.variables());
@@ -152,7 +190,11 @@ impl Resource for Function {
                 .runtime(Runtime::from(self.runtime.as_str()))
                 .role(&self.role)
                 .handler(&self.handler)
-                .code(FunctionCode::builder().zip_file(Blob::new(self.package.zip.clone())).build())
+                .code(
+                    FunctionCode::builder()
+                        .zip_file(Blob::new(self.package.zip.clone()))
+                        .build(),
+                )
                 .timeout(self.timeout())
                 .memory_size(self.memory())
                 .set_description(self.description.clone())

@@ -218,7 +218,12 @@ pub fn package_all(stack: &Stack) -> Result<Packages> {
 }
 
 /// The resource behind one stack.toml entry, with references resolved by `r`.
-pub fn build(stack: &Stack, packages: &Packages, id: &ResourceId, r: &Resolver) -> Box<dyn Resource> {
+pub fn build(
+    stack: &Stack,
+    packages: &Packages,
+    id: &ResourceId,
+    r: &Resolver,
+) -> Box<dyn Resource> {
     let decl = stack.get(id).expect("graph nodes come from the stack");
     let name = id.name.clone();
     match &decl.spec {
@@ -226,10 +231,15 @@ pub fn build(stack: &Stack, packages: &Packages, id: &ResourceId, r: &Resolver) 
         Spec::Bucket(_) => Box::new(bucket::Bucket::new(name)),
         Spec::Policy(s) => Box::new(policy::Policy::resolve(name, s, r)),
         Spec::Role(s) => Box::new(role::Role::resolve(name, s, r)),
-        Spec::Function(s) => Box::new(function::Function::resolve(name, s, packages[id].clone(), r)),
-        Spec::EventSourceMapping(s) => {
-            Box::new(event_source_mapping::EventSourceMapping::resolve(name, s, r))
-        }
+        Spec::Function(s) => Box::new(function::Function::resolve(
+            name,
+            s,
+            packages[id].clone(),
+            r,
+        )),
+        Spec::EventSourceMapping(s) => Box::new(event_source_mapping::EventSourceMapping::resolve(
+            name, s, r,
+        )),
         Spec::RestApi(s) => Box::new(rest_api::RestApi::resolve(name, s, r)),
     }
 }
@@ -239,6 +249,8 @@ pub fn owner_of<'a>(
     mut tags: impl Iterator<Item = (&'a String, &'a String)>,
     stack: &str,
 ) -> Owner {
-    let tag = tags.find(|(k, _)| k.as_str() == OWNER_TAG).map(|(_, v)| v.as_str());
+    let tag = tags
+        .find(|(k, _)| k.as_str() == OWNER_TAG)
+        .map(|(_, v)| v.as_str());
     Owner::from_tag(tag, stack)
 }

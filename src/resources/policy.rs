@@ -3,11 +3,11 @@
 
 use anyhow::{Context as _, Result};
 use async_trait::async_trait;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use super::{Fields, Kind, Live, Outputs, Owner, Resource, ResourceId, OWNER_TAG};
-use crate::aws::errors::{AwsResult, Found};
+use super::{Fields, Kind, Live, OWNER_TAG, Outputs, Owner, Resource, ResourceId};
 use crate::aws::Ctx;
+use crate::aws::errors::{AwsResult, Found};
 use crate::manifest::PolicySpec;
 use crate::plan::FieldDiff;
 use crate::resolve::Resolver;
@@ -67,7 +67,14 @@ impl Resource for Policy {
 
     async fn read(&self, ctx: &Ctx) -> Result<Option<Live>> {
         let arn = self.arn(ctx);
-        let found = ctx.iam.get_policy().policy_arn(&arn).send().await.aws("GetPolicy").found()?;
+        let found = ctx
+            .iam
+            .get_policy()
+            .policy_arn(&arn)
+            .send()
+            .await
+            .aws("GetPolicy")
+            .found()?;
         let Some(policy) = found.and_then(|p| p.policy) else {
             return Ok(None);
         };
@@ -84,7 +91,11 @@ impl Resource for Policy {
             .and_then(|v| v.policy_version)
             .and_then(|v| v.document)
             .unwrap_or_default();
-        let tag = policy.tags().iter().find(|t| t.key() == OWNER_TAG).map(|t| t.value());
+        let tag = policy
+            .tags()
+            .iter()
+            .find(|t| t.key() == OWNER_TAG)
+            .map(|t| t.value());
         Ok(Some(Live {
             fields: Fields::from([("document".into(), normalize_document(&doc))]),
             outputs: self.outputs(arn),
@@ -103,7 +114,10 @@ impl Resource for Policy {
             .send()
             .await
             .aws("CreatePolicy")?;
-        let arn = created.policy.and_then(|p| p.arn).unwrap_or_else(|| self.arn(ctx));
+        let arn = created
+            .policy
+            .and_then(|p| p.arn)
+            .unwrap_or_else(|| self.arn(ctx));
         Ok(self.outputs(arn))
     }
 
@@ -152,7 +166,13 @@ impl Resource for Policy {
         for version in non_default_versions(ctx, arn).await? {
             delete_version(ctx, arn, &version).await?;
         }
-        ctx.iam.delete_policy().policy_arn(arn).send().await.aws("DeletePolicy").found()?;
+        ctx.iam
+            .delete_policy()
+            .policy_arn(arn)
+            .send()
+            .await
+            .aws("DeletePolicy")
+            .found()?;
         Ok(())
     }
 

@@ -7,9 +7,9 @@ use anyhow::Result;
 use async_trait::async_trait;
 use aws_sdk_sqs::types::QueueAttributeName;
 
-use super::{owner_of, Fields, Kind, Live, Outputs, Resource, ResourceId, OWNER_TAG};
-use crate::aws::errors::{retry_transient, AwsResult, Found};
+use super::{Fields, Kind, Live, OWNER_TAG, Outputs, Resource, ResourceId, owner_of};
 use crate::aws::Ctx;
+use crate::aws::errors::{AwsResult, Found, retry_transient};
 use crate::manifest::QueueSpec;
 use crate::plan::FieldDiff;
 use crate::resolve::Resolver;
@@ -33,7 +33,9 @@ impl Queue {
     pub fn resolve(name: String, spec: &QueueSpec, r: &Resolver) -> Queue {
         Queue {
             id: ResourceId::new(Kind::Queue, name),
-            visibility_timeout: spec.visibility_timeout.unwrap_or(DEFAULT_VISIBILITY_TIMEOUT),
+            visibility_timeout: spec
+                .visibility_timeout
+                .unwrap_or(DEFAULT_VISIBILITY_TIMEOUT),
             retention: spec.message_retention_period.unwrap_or(DEFAULT_RETENTION),
             dead_letter: spec
                 .dead_letter
@@ -59,10 +61,16 @@ impl Queue {
         let mut attrs = HashMap::new();
         let wants = |f: &str| changed.is_empty() || changed.contains(&f);
         if wants("VisibilityTimeout") {
-            attrs.insert(QueueAttributeName::VisibilityTimeout, self.visibility_timeout.to_string());
+            attrs.insert(
+                QueueAttributeName::VisibilityTimeout,
+                self.visibility_timeout.to_string(),
+            );
         }
         if wants("MessageRetentionPeriod") {
-            attrs.insert(QueueAttributeName::MessageRetentionPeriod, self.retention.to_string());
+            attrs.insert(
+                QueueAttributeName::MessageRetentionPeriod,
+                self.retention.to_string(),
+            );
         }
         let redrive_changed = wants(DLQ_ARN) || wants(DLQ_MAX_RECEIVES);
         if redrive_changed && (self.dead_letter.is_some() || !changed.is_empty()) {
@@ -72,7 +80,8 @@ impl Queue {
     }
 
     fn outputs(&self, ctx: &Ctx, url: String) -> Outputs {
-        let mut out = Kind::Queue.predicted_outputs(&self.id.name, &ctx.account, &ctx.target.region);
+        let mut out =
+            Kind::Queue.predicted_outputs(&self.id.name, &ctx.account, &ctx.target.region);
         out.insert("url".into(), url);
         out
     }
@@ -86,7 +95,10 @@ impl Resource for Queue {
 
     fn desired(&self) -> Fields {
         let mut f = Fields::new();
-        f.insert("VisibilityTimeout".into(), self.visibility_timeout.to_string());
+        f.insert(
+            "VisibilityTimeout".into(),
+            self.visibility_timeout.to_string(),
+        );
         f.insert("MessageRetentionPeriod".into(), self.retention.to_string());
         if let Some((arn, max)) = &self.dead_letter {
             f.insert(DLQ_ARN.into(), arn.clone());
@@ -119,12 +131,19 @@ impl Resource for Queue {
         let Some(attrs) = attrs.aws("GetQueueAttributes").found()? else {
             return Ok(None);
         };
-        let tags = tags.aws("ListQueueTags").found()?.and_then(|t| t.tags).unwrap_or_default();
+        let tags = tags
+            .aws("ListQueueTags")
+            .found()?
+            .and_then(|t| t.tags)
+            .unwrap_or_default();
         let attrs = attrs.attributes.unwrap_or_default();
         let mut fields = Fields::new();
         for (name, key) in [
             (QueueAttributeName::VisibilityTimeout, "VisibilityTimeout"),
-            (QueueAttributeName::MessageRetentionPeriod, "MessageRetentionPeriod"),
+            (
+                QueueAttributeName::MessageRetentionPeriod,
+                "MessageRetentionPeriod",
+            ),
         ] {
             if let Some(v) = attrs.get(&name) {
                 fields.insert(key.into(), v.clone());
@@ -176,7 +195,13 @@ impl Resource for Queue {
 
     async fn delete(&self, ctx: &Ctx, live: &Live) -> Result<()> {
         let url = live.outputs.get("url").cloned().unwrap_or_default();
-        ctx.sqs.delete_queue().queue_url(url).send().await.aws("DeleteQueue").found()?;
+        ctx.sqs
+            .delete_queue()
+            .queue_url(url)
+            .send()
+            .await
+            .aws("DeleteQueue")
+            .found()?;
         Ok(())
     }
 

@@ -9,12 +9,12 @@ use async_trait::async_trait;
 use aws_sdk_apigateway::types::{IntegrationType, Op, PatchOperation, RestApi as ApiSummary};
 use sha2::{Digest, Sha256};
 
-use super::{owner_of, Fields, Kind, Live, Outputs, Owner, Resource, ResourceId, OWNER_TAG};
-use crate::aws::errors::{retry_transient, AwsResult, Found};
+use super::{Fields, Kind, Live, OWNER_TAG, Outputs, Owner, Resource, ResourceId, owner_of};
 use crate::aws::Ctx;
+use crate::aws::errors::{AwsResult, Found, retry_transient};
 use crate::manifest::RestApiSpec;
 use crate::plan::FieldDiff;
-use crate::resolve::{is_unknown, Resolver, UNKNOWN};
+use crate::resolve::{Resolver, UNKNOWN, is_unknown};
 
 const DESCRIPTION: &str = "description";
 const DEPLOYMENT_PREFIX: &str = "exstack routes ";
@@ -83,7 +83,11 @@ impl RestApi {
         self.routes
             .iter()
             .map(|r| {
-                let value = format!("{} AWS_PROXY {}", r.authorization, r.integration_uri(&self.region));
+                let value = format!(
+                    "{} AWS_PROXY {}",
+                    r.authorization,
+                    r.integration_uri(&self.region)
+                );
                 (format!("route {}", r.key()), value)
             })
             .collect()
@@ -101,7 +105,11 @@ impl RestApi {
     }
 
     fn source_arn(&self, api_id: &str, route: &Route) -> String {
-        let method = if route.method == "ANY" { "*" } else { &route.method };
+        let method = if route.method == "ANY" {
+            "*"
+        } else {
+            &route.method
+        };
         format!(
             "arn:aws:execute-api:{}:{}:{api_id}/*/{method}{}",
             self.region, self.account, route.path
@@ -113,7 +121,10 @@ impl RestApi {
         f.insert(DESCRIPTION.into(), self.description.clone());
         f.insert(format!("stage {}", self.stage), self.routes_hash());
         for r in &self.routes {
-            f.insert(format!("permission {}", r.key()), self.source_arn(api_id, r));
+            f.insert(
+                format!("permission {}", r.key()),
+                self.source_arn(api_id, r),
+            );
         }
         f
     }
@@ -125,7 +136,10 @@ impl RestApi {
                 endpoint.trim_end_matches('/'),
                 self.stage
             ),
-            None => format!("https://{api_id}.execute-api.{}.amazonaws.com/{}", self.region, self.stage),
+            None => format!(
+                "https://{api_id}.execute-api.{}.amazonaws.com/{}",
+                self.region, self.stage
+            ),
         };
         Outputs::from([
             ("id".into(), api_id.to_owned()),
@@ -147,7 +161,12 @@ impl RestApi {
                 .send()
                 .await
                 .aws("GetRestApis")?;
-            found.extend(page.items().iter().filter(|a| a.name() == Some(self.id.name.as_str())).cloned());
+            found.extend(
+                page.items()
+                    .iter()
+                    .filter(|a| a.name() == Some(self.id.name.as_str()))
+                    .cloned(),
+            );
             position = page.position().map(str::to_owned);
             if position.is_none() {
                 return Ok(found);
@@ -156,7 +175,11 @@ impl RestApi {
     }
 
     /// Live routes as (route key → value) and the resource id of every path.
-    async fn read_routes(&self, ctx: &Ctx, api_id: &str) -> Result<(Fields, BTreeMap<String, String>)> {
+    async fn read_routes(
+        &self,
+        ctx: &Ctx,
+        api_id: &str,
+    ) -> Result<(Fields, BTreeMap<String, String>)> {
         let resources = ctx
             .apigateway
             .get_resources()
@@ -169,7 +192,9 @@ impl RestApi {
         let mut routes = Fields::new();
         let mut paths = BTreeMap::new();
         for res in resources.items() {
-            let (Some(path), Some(id)) = (res.path(), res.id()) else { continue };
+            let (Some(path), Some(id)) = (res.path(), res.id()) else {
+                continue;
+            };
             paths.insert(path.to_owned(), id.to_owned());
             for (method, m) in res.resource_methods().into_iter().flatten() {
                 let integration = match m.method_integration() {
@@ -259,7 +284,13 @@ impl RestApi {
     }
 
     /// Makes every route exist with its method, proxy integration and permission.
-    async fn put_routes(&self, ctx: &Ctx, api_id: &str, live_routes: &Fields, mut paths: BTreeMap<String, String>) -> Result<()> {
+    async fn put_routes(
+        &self,
+        ctx: &Ctx,
+        api_id: &str,
+        live_routes: &Fields,
+        mut paths: BTreeMap<String, String>,
+    ) -> Result<()> {
         for route in &self.routes {
             let resource_id = ensure_path(ctx, api_id, &route.path, &mut paths).await?;
             let key = format!("route {}", route.key());
@@ -371,7 +402,10 @@ impl Resource for RestApi {
             self.read_permissions(ctx)
         );
         let (mut fields, _) = routes?;
-        fields.insert(DESCRIPTION.into(), api.description().unwrap_or_default().to_owned());
+        fields.insert(
+            DESCRIPTION.into(),
+            api.description().unwrap_or_default().to_owned(),
+        );
         if let Some(hash) = deployed? {
             fields.insert(format!("stage {}", self.stage), hash);
         }
@@ -393,7 +427,10 @@ impl Resource for RestApi {
             .send()
             .await
             .aws("CreateRestApi")?;
-        let api_id = created.id().context("CreateRestApi returned no id")?.to_owned();
+        let api_id = created
+            .id()
+            .context("CreateRestApi returned no id")?
+            .to_owned();
         let mut paths = BTreeMap::new();
         if let Some(root) = created.root_resource_id() {
             paths.insert("/".to_owned(), root.to_owned());
@@ -414,7 +451,11 @@ impl Resource for RestApi {
                 .update_rest_api()
                 .rest_api_id(&api_id)
                 .patch_operations(
-                    PatchOperation::builder().op(Op::Replace).path("/description").value(&self.description).build(),
+                    PatchOperation::builder()
+                        .op(Op::Replace)
+                        .path("/description")
+                        .value(&self.description)
+                        .build(),
                 )
                 .send()
                 .await
@@ -423,7 +464,8 @@ impl Resource for RestApi {
         let routes_changed = touches("route ");
         if routes_changed {
             let (live_routes, paths) = self.read_routes(ctx, &api_id).await?;
-            self.put_routes(ctx, &api_id, &live_routes, paths.clone()).await?;
+            self.put_routes(ctx, &api_id, &live_routes, paths.clone())
+                .await?;
             let desired = self.route_fields();
             for key in live_routes.keys().filter(|k| !desired.contains_key(*k)) {
                 delete_route(ctx, &api_id, key, &paths).await?;
@@ -468,7 +510,10 @@ impl Resource for RestApi {
     }
 
     async fn tag(&self, ctx: &Ctx, live: &Live) -> Result<()> {
-        let arn = format!("arn:aws:apigateway:{}::/restapis/{}", self.region, live.outputs["id"]);
+        let arn = format!(
+            "arn:aws:apigateway:{}::/restapis/{}",
+            self.region, live.outputs["id"]
+        );
         ctx.apigateway
             .tag_resource()
             .resource_arn(arn)
@@ -489,9 +534,17 @@ impl Resource for RestApi {
 }
 
 /// Creates the missing segments of `path` and returns its resource id.
-async fn ensure_path(ctx: &Ctx, api_id: &str, path: &str, paths: &mut BTreeMap<String, String>) -> Result<String> {
+async fn ensure_path(
+    ctx: &Ctx,
+    api_id: &str,
+    path: &str,
+    paths: &mut BTreeMap<String, String>,
+) -> Result<String> {
     let mut current = String::new();
-    let mut parent = paths.get("/").cloned().context("the API has no root resource")?;
+    let mut parent = paths
+        .get("/")
+        .cloned()
+        .context("the API has no root resource")?;
     for segment in path.split('/').filter(|s| !s.is_empty()) {
         current = format!("{current}/{segment}");
         if let Some(id) = paths.get(&current) {
@@ -507,18 +560,28 @@ async fn ensure_path(ctx: &Ctx, api_id: &str, path: &str, paths: &mut BTreeMap<S
             .send()
             .await
             .aws("CreateResource")?;
-        parent = created.id().context("CreateResource returned no id")?.to_owned();
+        parent = created
+            .id()
+            .context("CreateResource returned no id")?
+            .to_owned();
         paths.insert(current.clone(), parent.clone());
     }
     Ok(parent)
 }
 
 /// Removes a method stack.toml no longer has (`route POST /old`).
-async fn delete_route(ctx: &Ctx, api_id: &str, key: &str, paths: &BTreeMap<String, String>) -> Result<()> {
+async fn delete_route(
+    ctx: &Ctx,
+    api_id: &str,
+    key: &str,
+    paths: &BTreeMap<String, String>,
+) -> Result<()> {
     let Some((method, path)) = key.trim_start_matches("route ").split_once(' ') else {
         return Ok(());
     };
-    let Some(resource_id) = paths.get(path) else { return Ok(()) };
+    let Some(resource_id) = paths.get(path) else {
+        return Ok(());
+    };
     ctx.apigateway
         .delete_method()
         .rest_api_id(api_id)
@@ -535,8 +598,12 @@ async fn delete_route(ctx: &Ctx, api_id: &str, key: &str, paths: &BTreeMap<Strin
 fn permission_source(policy: &str, sid: &str) -> Option<String> {
     let doc: serde_json::Value = serde_json::from_str(policy).ok()?;
     let statements = doc.get("Statement")?.as_array()?;
-    let st = statements.iter().find(|s| s.get("Sid").and_then(|v| v.as_str()) == Some(sid))?;
-    let arn = st.pointer("/Condition/ArnLike/AWS:SourceArn").and_then(|v| v.as_str());
+    let st = statements
+        .iter()
+        .find(|s| s.get("Sid").and_then(|v| v.as_str()) == Some(sid))?;
+    let arn = st
+        .pointer("/Condition/ArnLike/AWS:SourceArn")
+        .and_then(|v| v.as_str());
     Some(arn.unwrap_or("(any source)").to_owned())
 }
 
@@ -547,7 +614,10 @@ mod tests {
     #[test]
     fn finds_the_source_arn_of_our_statement() {
         let policy = r#"{"Statement":[{"Sid":"other"},{"Sid":"exstack-api-POST_tasks","Condition":{"ArnLike":{"AWS:SourceArn":"arn:x/*/POST/tasks"}}}]}"#;
-        assert_eq!(permission_source(policy, "exstack-api-POST_tasks").as_deref(), Some("arn:x/*/POST/tasks"));
+        assert_eq!(
+            permission_source(policy, "exstack-api-POST_tasks").as_deref(),
+            Some("arn:x/*/POST/tasks")
+        );
         assert_eq!(permission_source(policy, "missing"), None);
     }
 }

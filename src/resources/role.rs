@@ -8,9 +8,9 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use super::policy::{canonical, normalize_document};
-use super::{Fields, Kind, Live, Outputs, Owner, Resource, ResourceId, OWNER_TAG};
-use crate::aws::errors::{AwsResult, Found};
+use super::{Fields, Kind, Live, OWNER_TAG, Outputs, Owner, Resource, ResourceId};
 use crate::aws::Ctx;
+use crate::aws::errors::{AwsResult, Found};
 use crate::manifest::RoleSpec;
 use crate::plan::FieldDiff;
 use crate::resolve::Resolver;
@@ -110,7 +110,11 @@ impl Resource for Role {
             return Ok(None);
         };
         let trust = role.assume_role_policy_document().unwrap_or_default();
-        let tag = role.tags().iter().find(|t| t.key() == OWNER_TAG).map(|t| t.value());
+        let tag = role
+            .tags()
+            .iter()
+            .find(|t| t.key() == OWNER_TAG)
+            .map(|t| t.value());
         Ok(Some(Live {
             fields: Fields::from([
                 (TRUST.into(), normalize_document(trust)),
@@ -189,7 +193,13 @@ impl Resource for Role {
                 .aws("DeleteRolePolicy")
                 .found()?;
         }
-        ctx.iam.delete_role().role_name(&self.id.name).send().await.aws("DeleteRole").found()?;
+        ctx.iam
+            .delete_role()
+            .role_name(&self.id.name)
+            .send()
+            .await
+            .aws("DeleteRole")
+            .found()?;
         Ok(())
     }
 
@@ -206,7 +216,10 @@ impl Resource for Role {
 }
 
 pub fn iam_tag(stack: &str) -> Result<aws_sdk_iam::types::Tag> {
-    Ok(aws_sdk_iam::types::Tag::builder().key(OWNER_TAG).value(stack).build()?)
+    Ok(aws_sdk_iam::types::Tag::builder()
+        .key(OWNER_TAG)
+        .value(stack)
+        .build()?)
 }
 
 fn join(set: &BTreeSet<String>) -> String {
@@ -214,5 +227,8 @@ fn join(set: &BTreeSet<String>) -> String {
 }
 
 fn split(s: &str) -> BTreeSet<String> {
-    s.split(", ").filter(|p| !p.is_empty()).map(str::to_owned).collect()
+    s.split(", ")
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect()
 }

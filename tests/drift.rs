@@ -1,0 +1,257 @@
+//! Out-of-band changes, one per resource kind: `status` reports each (exit 3, naming the
+//! field) and one `up` repairs it, after which `status` is clean.
+
+use crate::util::{Clients, Lab};
+
+/// Converges a lab, applies `break_it`, and checks the status → up → status cycle.
+async fn drift_case<F, Fut>(test: &str, expect: &str, break_it: F)
+where
+    F: FnOnce(Clients, Lab) -> Fut,
+    Fut: std::future::Future<Output = Lab>,
+{
+    let lab = Lab::new(test);
+    lab.exstack(&["up"]).ok();
+    let clients = lab.clients().await;
+    let lab = break_it(clients, lab).await;
+    let status = lab.exstack(&["status"]);
+    assert_eq!(
+        status.code, 3,
+        "status after drift should exit 3:\n{}{}",
+        status.stdout, status.stderr
+    );
+    assert!(
+        status.stdout.contains(expect),
+        "status does not mention `{expect}`:\n{}",
+        status.stdout
+    );
+    let up = lab.exstack(&["up", "-o", "json"]).ok().json();
+    assert!(up["calls"]["writes"].as_u64().unwrap() > 0, "{up}");
+    let after = lab.exstack(&["status"]);
+    assert_eq!(
+        after.code, 0,
+        "not repaired:\n{}{}",
+        after.stdout, after.stderr
+    );
+    lab.exstack(&["down"]).ok();
+}
+
+#[tokio::test]
+async fn queue_attribute() {
+    drift_case(
+        "dqattr",
+        "VisibilityTimeout: 30 → 60",
+        |c, lab| async move {
+            let url = c.queue_url(&lab.name("task-queue")).await;
+            c.sqs
+                .set_queue_attributes()
+                .queue_url(url)
+                .attributes(
+                    aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
+                    "30",
+                )
+                .send()
+                .await
+                .unwrap();
+            lab
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn redrive_policy() {
+    drift_case(
+        "dredrive",
+        "RedrivePolicy.maxReceiveCount: 7 → 3",
+        |c, lab| async move {
+            let url = c.queue_url(&lab.name("task-queue")).await;
+            let dlq = format!(
+                "arn:aws:sqs:us-east-1:000000000000:{}",
+                lab.name("task-dlq")
+            );
+            let policy = format!(r#"{{"deadLetterTargetArn":"{dlq}","maxReceiveCount":"7"}}"#);
+            c.sqs
+                .set_queue_attributes()
+                .queue_url(url)
+                .attributes(
+                    aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy,
+                    policy,
+                )
+                .send()
+                .await
+                .unwrap();
+            lab
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn deleted_mapping() {
+    drift_case(
+        "dmap",
+        "missing  event source mapping",
+        |c, lab| async move {
+            let listed = c
+                .lambda
+                .list_event_source_mappings()
+                .function_name(lab.name("task-processor"))
+                .send()
+                .await
+                .unwrap();
+            for m in listed.event_source_mappings() {
+                c.lambda
+                    .delete_event_source_mapping()
+                    .uuid(m.uuid().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            lab
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn changed_environment_variable() {
+    drift_case(
+        "denv",
+        "environment.QUEUE_URL: http://wrong",
+        |c, lab| async move {
+            let env = aws_sdk_lambda::types::Environment::builder()
+                .variables("QUEUE_URL", "http://wrong")
+                .variables("AWS_ENDPOINT_URL", "http://localhost:4566")
+                .build();
+            c.lambda
+                .update_function_configuration()
+                .function_name(lab.name("api-enqueue"))
+                .environment(env)
+                .send()
+                .await
+                .unwrap();
+            lab
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn edited_function_code() {
+    drift_case("dcode", "CodeSha256:", |c, lab| async move {
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        zip.start_file(
+            "task_processor.py",
+            zip::write::SimpleFileOptions::default(),
+        )
+        .unwrap();
+        std::io::Write::write_all(&mut zip, b"def handler(event, context):\n    return 1\n")
+            .unwrap();
+        let bytes = zip.finish().unwrap().into_inner();
+        c.lambda
+            .update_function_code()
+            .function_name(lab.name("task-processor"))
+            .zip_file(aws_sdk_lambda::primitives::Blob::new(bytes))
+            .send()
+            .await
+            .unwrap();
+        lab
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn detached_policy() {
+    drift_case("ddetach", "attached_policies:", |c, lab| async move {
+        let arn = format!(
+            "arn:aws:iam::000000000000:policy/{}",
+            lab.name("SQSProcessorPolicy")
+        );
+        c.iam
+            .detach_role_policy()
+            .role_name(lab.name("lambda-sqs-processor"))
+            .policy_arn(arn)
+            .send()
+            .await
+            .unwrap();
+        lab
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn changed_policy_document() {
+    drift_case("dpoldoc", "document:", |c, lab| async move {
+        let arn = format!("arn:aws:iam::000000000000:policy/{}", lab.name("ApiEnqueuePolicy"));
+        let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sqs:*","Resource":"*"}]}"#;
+        c.iam.create_policy_version().policy_arn(arn).policy_document(doc).set_as_default(true).send().await.unwrap();
+        lab
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn deleted_api_method() {
+    drift_case("dmethod", "route POST /tasks", |c, lab| async move {
+        let apis = c.apigateway.get_rest_apis().send().await.unwrap();
+        let api = apis
+            .items()
+            .iter()
+            .find(|a| a.name() == Some(lab.name("task-api").as_str()))
+            .unwrap();
+        let id = api.id().unwrap();
+        let resources = c
+            .apigateway
+            .get_resources()
+            .rest_api_id(id)
+            .send()
+            .await
+            .unwrap();
+        let tasks = resources
+            .items()
+            .iter()
+            .find(|r| r.path() == Some("/tasks"))
+            .unwrap();
+        c.apigateway
+            .delete_method()
+            .rest_api_id(id)
+            .resource_id(tasks.id().unwrap())
+            .http_method("POST")
+            .send()
+            .await
+            .unwrap();
+        lab
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn deleted_bucket() {
+    drift_case("dbucket", "missing  bucket", |c, lab| async move {
+        c.s3.delete_bucket()
+            .bucket(lab.name("task-results"))
+            .send()
+            .await
+            .unwrap();
+        lab
+    })
+    .await;
+}
+
+/// Editing stack.toml is drift too: the plan names the field, and up changes it in place.
+#[tokio::test]
+async fn edited_stack_updates_in_place() {
+    let lab = Lab::new("dedit");
+    lab.exstack(&["up"]).ok();
+    lab.edit_stack("batch_size = 5", "batch_size = 7");
+    let plan = lab.exstack(&["plan"]).ok();
+    assert!(plan.stdout.contains("BatchSize: 5 → 7"), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("0 to create, 1 to update"),
+        "{}",
+        plan.stdout
+    );
+    lab.exstack(&["up"]).ok();
+    lab.exstack(&["status"]).ok();
+    lab.exstack(&["down"]).ok();
+}

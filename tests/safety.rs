@@ -1,0 +1,113 @@
+//! Safety: no LocalStack, a non-LocalStack endpoint, secrets in the environment, bad packages.
+
+use std::process::Command;
+
+use crate::util::{Lab, exstack_in};
+
+#[test]
+fn nothing_at_the_endpoint_is_one_clear_line() {
+    let lab = Lab::new("noendpoint");
+    let run = exstack_in(lab.dir.path(), "http://127.0.0.1:9", &["status"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("nothing answers at http://127.0.0.1:9"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("scripts/localstack start"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// Something that answers HTTP but is not LocalStack (here: a port that returns 404 for
+/// the health path) is refused before any AWS call.
+#[test]
+fn non_localstack_endpoint_is_refused() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            use std::io::{Read, Write};
+            let mut stream = stream;
+            let mut buf = [0u8; 2048];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n");
+        }
+    });
+    let lab = Lab::new("notls");
+    let run = exstack_in(lab.dir.path(), &format!("http://127.0.0.1:{port}"), &["up"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("does not look like LocalStack"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("--aws"), "{}", run.stderr);
+}
+
+/// Planted credentials never appear in any output, at any verbosity, errors included.
+#[test]
+fn secrets_never_appear_in_output() {
+    const KEY: &str = "AKIAPLANTEDFAKEKEY01";
+    const SECRET: &str = "plantedSecretKeyDoNotPrint/0123456789abcd";
+    const TOKEN: &str = "plantedSessionTokenDoNotPrint0123456789";
+    let lab = Lab::new("secrets");
+    let runs = [
+        vec!["up", "-v"],
+        vec!["status", "-v", "-o", "json"],
+        vec!["plan", "-o", "json"],
+        vec!["up", "--endpoint-url", "http://127.0.0.1:9"],
+        vec!["down", "-v"],
+    ];
+    for args in runs {
+        let out = Command::new(env!("CARGO_BIN_EXE_exstack"))
+            .current_dir(lab.dir.path())
+            .args(&args)
+            .env("AWS_ENDPOINT_URL", &lab.endpoint)
+            .env("AWS_ACCESS_KEY_ID", KEY)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET)
+            .env("AWS_SESSION_TOKEN", TOKEN)
+            .env("RUST_LOG", "trace")
+            .output()
+            .unwrap();
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for secret in [KEY, SECRET, TOKEN] {
+            assert!(
+                !all.contains(secret),
+                "`exstack {}` printed a secret:\n{all}",
+                args.join(" ")
+            );
+        }
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn symlink_out_of_the_code_directory_uploads_nothing() {
+    let lab = Lab::new("symlink");
+    let outside = tempfile::NamedTempFile::new().unwrap();
+    std::os::unix::fs::symlink(outside.path(), lab.path("functions/leak.py")).unwrap();
+    lab.edit_stack(
+        "files = [\"task_processor.py\"]",
+        "files = [\"task_processor.py\", \"leak.py\"]",
+    );
+    let run = lab.exstack(&["up", "-o", "json"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("points outside the code directory"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stdout.is_empty(),
+        "nothing should have been done: {}",
+        run.stdout
+    );
+}

@@ -1,0 +1,11 @@
+//! Every exstack CLI test in one binary (ripgrep's layout); each module is one area.
+//! Tests that talk to AWS run against the real LocalStack at $EXSTACK_TEST_ENDPOINT
+//! (default http://127.0.0.1:4566); `scripts/test` starts one.
+
+mod util;
+
+mod drift;
+mod lifecycle;
+mod manifest_errors;
+mod ownership;
+mod safety;

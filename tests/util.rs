@@ -1,0 +1,185 @@
+//! A private copy of the exercise per test: the repo's stack.toml with every resource name
+//! suffixed, so tests run in parallel against one LocalStack without touching each other.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use aws_config::BehaviorVersion;
+
+pub fn endpoint() -> String {
+    std::env::var("EXSTACK_TEST_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:4566".into())
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Names in the repo's stack.toml, longest first so `task-queue-to-processor` is replaced
+/// before `task-queue`.
+const NAMES: &[&str] = &[
+    "task-queue-to-processor",
+    "lambda-sqs-processor",
+    "lambda-api-enqueue",
+    "SQSProcessorPolicy",
+    "ApiEnqueuePolicy",
+    "task-processor",
+    "task-results",
+    "api-enqueue",
+    "task-queue",
+    "exercise-6",
+    "task-dlq",
+    "task-api",
+];
+
+pub struct Lab {
+    pub dir: tempfile::TempDir,
+    pub suffix: String,
+    pub endpoint: String,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!("not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr)
+        })
+    }
+
+    #[track_caller]
+    pub fn ok(self) -> Run {
+        assert_eq!(
+            self.code, 0,
+            "exit {}\nstdout:\n{}\nstderr:\n{}",
+            self.code, self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+impl Lab {
+    /// A lab whose resource names end in `-<test>-<n>`.
+    pub fn new(test: &str) -> Lab {
+        Lab::with_endpoint(test, &endpoint())
+    }
+
+    pub fn with_endpoint(test: &str, endpoint: &str) -> Lab {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let suffix = format!(
+            "{}{}{n}",
+            test.replace('_', "").to_lowercase(),
+            std::process::id() % 1000
+        );
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut text = std::fs::read_to_string(repo().join("stack.toml")).expect("repo stack.toml");
+        // Two passes through placeholders, so `api-enqueue` never matches inside the already
+        // renamed `lambda-api-enqueue-<suffix>`.
+        for (i, name) in NAMES.iter().enumerate() {
+            text = text.replace(name, &format!("\u{1}{i}\u{1}"));
+        }
+        for (i, name) in NAMES.iter().enumerate() {
+            text = text.replace(&format!("\u{1}{i}\u{1}"), &format!("{name}-{suffix}"));
+        }
+        std::fs::write(dir.path().join("stack.toml"), text).expect("write stack.toml");
+        let functions = dir.path().join("functions");
+        std::fs::create_dir(&functions).expect("functions dir");
+        for f in ["task_processor.py", "api_enqueue.py"] {
+            std::fs::copy(repo().join("functions").join(f), functions.join(f))
+                .expect("copy function");
+        }
+        Lab {
+            dir,
+            suffix,
+            endpoint: endpoint.to_owned(),
+        }
+    }
+
+    /// The suffixed name of a resource of the repo's stack.
+    pub fn name(&self, original: &str) -> String {
+        format!("{original}-{}", self.suffix)
+    }
+
+    pub fn path(&self, file: &str) -> PathBuf {
+        self.dir.path().join(file)
+    }
+
+    pub fn edit_stack(&self, from: &str, to: &str) {
+        let path = self.path("stack.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "stack.toml has no `{from}`");
+        std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    }
+
+    pub fn exstack(&self, args: &[&str]) -> Run {
+        exstack_in(self.dir.path(), &self.endpoint, args)
+    }
+
+    pub async fn clients(&self) -> Clients {
+        Clients::new(&self.endpoint).await
+    }
+}
+
+/// Runs the exstack binary with a clean AWS environment pointed at `endpoint`.
+pub fn exstack_in(dir: &Path, endpoint: &str, args: &[&str]) -> Run {
+    let out: Output = Command::new(env!("CARGO_BIN_EXE_exstack"))
+        .current_dir(dir)
+        .args(args)
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .expect("run exstack");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// SDK clients for out-of-band changes, as a student at the AWS CLI would make them.
+pub struct Clients {
+    pub sqs: aws_sdk_sqs::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub lambda: aws_sdk_lambda::Client,
+    pub apigateway: aws_sdk_apigateway::Client,
+}
+
+impl Clients {
+    pub async fn new(endpoint: &str) -> Clients {
+        let creds = aws_sdk_sqs::config::Credentials::new("test", "test", None, None, "tests");
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .endpoint_url(endpoint)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(creds)
+            .load()
+            .await;
+        let s3 = aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build();
+        Clients {
+            sqs: aws_sdk_sqs::Client::new(&config),
+            s3: aws_sdk_s3::Client::from_conf(s3),
+            iam: aws_sdk_iam::Client::new(&config),
+            lambda: aws_sdk_lambda::Client::new(&config),
+            apigateway: aws_sdk_apigateway::Client::new(&config),
+        }
+    }
+
+    pub async fn queue_url(&self, name: &str) -> String {
+        self.sqs
+            .get_queue_url()
+            .queue_name(name)
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap()
+    }
+}
