@@ -537,17 +537,13 @@ impl Checker {
         if let Some(i) = &r.integration
             && i.get_ref() != "AWS_PROXY"
         {
-            {
-                self.problems.push(
-                    Diagnostic::new(
-                        format!("integration `{}` is not supported", i.get_ref()),
-                        span(i),
-                    )
-                    .with_help(
-                        "exstack builds Lambda proxy integrations: integration = \"AWS_PROXY\"",
-                    ),
-                );
-            }
+            self.problems.push(
+                Diagnostic::new(
+                    format!("integration `{}` is not supported", i.get_ref()),
+                    span(i),
+                )
+                .with_help("exstack builds Lambda proxy integrations: integration = \"AWS_PROXY\""),
+            );
         }
         let authorization = r
             .authorization
@@ -581,15 +577,11 @@ impl Checker {
         if let Some(text) = t.as_literal()
             && self.declared(kind).contains(&text)
         {
-            {
-                self.problems.push(
-                    Diagnostic::new(format!("`{text}` is a name, not a reference"), span(s))
-                        .with_help(format!(
-                            "write \"${{{}.{text}.{attribute}}}\"",
-                            kind.table()
-                        )),
-                );
-            }
+            self.problems.push(
+                Diagnostic::new(format!("`{text}` is a name, not a reference"), span(s)).with_help(
+                    format!("write \"${{{}.{text}.{attribute}}}\"", kind.table()),
+                ),
+            );
         }
         t
     }
