@@ -5,6 +5,7 @@
 mod util;
 
 mod drift;
+mod e2e;
 mod lifecycle;
 mod manifest_errors;
 mod ownership;

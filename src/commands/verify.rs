@@ -1,12 +1,539 @@
-//! `exstack verify`: proves the lab works end to end.
+//! `exstack verify`: proves the lab works, criterion by criterion, the way the exercise's
+//! "Success Criteria" and "Testing Your Work" describe it. It cleans up only what it made:
+//! its results (by their message ids) and its own message in the dead-letter queue.
 
-use anyhow::{Result, bail};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use serde::Serialize;
+use serde_json::{Value, json};
 
 use crate::Exit;
 use crate::aws::Ctx;
-use crate::cli::{Global, VerifyArgs};
-use crate::manifest::Stack;
+use crate::aws::errors::AwsResult;
+use crate::cli::{Format, Global, VerifyArgs};
+use crate::engine::{Engine, Observed};
+use crate::manifest::{Spec, Stack};
+use crate::output;
+use crate::plan::Action;
+use crate::resources::{Kind, ResourceId};
 
-pub async fn run(_ctx: &Ctx, _stack: &Stack, _g: &Global, _args: VerifyArgs) -> Result<Exit> {
-    bail!("exstack verify is not built yet (issue 5)")
+#[derive(Debug, Serialize)]
+struct Step {
+    name: String,
+    ok: bool,
+    ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    problem: Option<String>,
+}
+
+/// The parts of the stack the checks talk to.
+struct Lab {
+    queue_url: String,
+    dlq_url: String,
+    dlq_name: String,
+    max_receives: i64,
+    visibility: i64,
+    window: i64,
+    bucket: String,
+    api_url: String,
+}
+
+pub async fn run(ctx: &Ctx, stack: &Stack, g: &Global, args: VerifyArgs) -> Result<Exit> {
+    let engine = Engine::new(ctx, stack)?;
+    let observed = engine.observe().await?;
+    // Nothing there at all is a setup mistake; a piece missing is a failed criterion below.
+    if observed.values().all(Option::is_none) {
+        bail!("the stack is not up: run `exstack up` first");
+    }
+    let lab = lab(stack, &observed)?;
+    let text = g.output == Format::Text;
+    let mut steps = Vec::new();
+    let mut record = |step: Step| {
+        if text {
+            let mark = if step.ok { "✓" } else { "✗" };
+            output::data(format_args!("{mark} {}  ({} ms)\n", step.name, step.ms));
+            if let Some(p) = &step.problem {
+                output::data(format_args!("    {p}\n"));
+            }
+        }
+        steps.push(step);
+    };
+
+    for (name, problem) in configuration_checks(&engine, &observed) {
+        record(Step {
+            name,
+            ok: problem.is_none(),
+            ms: 0,
+            problem,
+        });
+    }
+    record(timed("both functions are Active", functions_active(ctx, stack)).await);
+    let deadline = Duration::from_secs(args.timeout);
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    let mut made = Vec::new();
+    let compute = json!({"task_type": "compute", "data": {"numbers": [10, 20, 30, 40, 50]}});
+    let expect_compute = json!({"sum": 150, "average": 30.0, "max": 50, "min": 10});
+    record(
+        timed(
+            "POST compute → 202 → result in S3 with sum/average/max/min",
+            async {
+                task_round_trip(
+                    ctx,
+                    &http,
+                    &lab,
+                    &compute,
+                    &expect_compute,
+                    deadline,
+                    &mut made,
+                )
+                .await
+            },
+        )
+        .await,
+    );
+    let transform = json!({"task_type": "transform", "data": {"text": "Hello World from SQS"}});
+    let expect_transform = json!({"uppercase": "HELLO WORLD FROM SQS", "lowercase": "hello world from sqs", "word_count": 4, "char_count": 20});
+    record(
+        timed(
+            "POST transform → result with upper/lower/word/char counts",
+            async {
+                task_round_trip(
+                    ctx,
+                    &http,
+                    &lab,
+                    &transform,
+                    &expect_transform,
+                    deadline,
+                    &mut made,
+                )
+                .await
+            },
+        )
+        .await,
+    );
+    record(
+        timed(
+            "POST 5 tasks at once → every one produces a result",
+            many_tasks(ctx, &http, &lab, deadline, &mut made),
+        )
+        .await,
+    );
+    if args.skip_dlq {
+        if text {
+            output::data("- fail task → dead-letter queue: skipped (--skip-dlq)\n");
+        }
+    } else {
+        let wait = Duration::from_secs(
+            (lab.max_receives * (lab.visibility + lab.window) + 30).max(0) as u64,
+        );
+        if text {
+            output::status(
+                "Waiting",
+                format_args!(
+                    "up to {}s for a failing task to reach {} ({} receives × {}s visibility + {}s batching window)",
+                    wait.as_secs(),
+                    lab.dlq_name,
+                    lab.max_receives,
+                    lab.visibility,
+                    lab.window
+                ),
+            );
+        }
+        let name = format!(
+            "POST fail → no result, in {} after {} receives",
+            lab.dlq_name, lab.max_receives
+        );
+        record(
+            timed(
+                &name,
+                fail_reaches_dlq(ctx, &http, &lab, wait, &mut made, text),
+            )
+            .await,
+        );
+    }
+    cleanup(ctx, &lab, &made).await;
+
+    let ok = steps.iter().all(|s| s.ok);
+    if g.output == Format::Json {
+        output::json(&json!({"ok": ok, "steps": steps}));
+    } else {
+        let passed = steps.iter().filter(|s| s.ok).count();
+        output::status(
+            if ok { "Verified" } else { "Failed" },
+            format_args!("{passed} of {} checks passed", steps.len()),
+        );
+    }
+    Ok(if ok { Exit::Success } else { Exit::Drift })
+}
+
+async fn timed(name: &str, check: impl std::future::Future<Output = Result<()>>) -> Step {
+    let start = Instant::now();
+    let result = check.await;
+    Step {
+        name: name.to_owned(),
+        ok: result.is_ok(),
+        ms: start.elapsed().as_millis() as u64,
+        problem: result.err().map(|e| format!("{e:#}")),
+    }
+}
+
+/// The static criteria, from the same diff `status` uses, one per kind the exercise names.
+fn configuration_checks(engine: &Engine, observed: &Observed) -> Vec<(String, Option<String>)> {
+    let changes = engine.plan(observed, false);
+    let check = |kind: Kind, what: &str| {
+        let drift: Vec<String> = changes
+            .iter()
+            .filter(|c| c.id.kind == kind && c.action != Action::NoOp)
+            .flat_map(|c| {
+                let fields: Vec<String> = c
+                    .fields
+                    .iter()
+                    .map(|f| format!("{}: {}", c.id, crate::plan::render::field_line(f)))
+                    .collect();
+                if fields.is_empty() {
+                    vec![format!("{}: {:?}", c.id, c.action)]
+                } else {
+                    fields
+                }
+            })
+            .collect();
+        let problem = (!drift.is_empty())
+            .then(|| format!("expected stack.toml's settings, saw {}", drift.join("; ")));
+        (what.to_owned(), problem)
+    };
+    vec![
+        check(
+            Kind::Queue,
+            "queues exist; the task queue redrives to the DLQ with the configured maxReceiveCount",
+        ),
+        check(Kind::Bucket, "the results bucket exists"),
+        check(
+            Kind::Role,
+            "roles trust Lambda and have their policies attached",
+        ),
+        check(Kind::Policy, "policies grant what stack.toml says"),
+        check(
+            Kind::EventSourceMapping,
+            "the mapping is enabled with the configured batch size and window",
+        ),
+        check(
+            Kind::RestApi,
+            "the API has its routes deployed to its stage, with invoke permission",
+        ),
+    ]
+}
+
+async fn functions_active(ctx: &Ctx, stack: &Stack) -> Result<()> {
+    for r in stack
+        .resources
+        .iter()
+        .filter(|r| r.id.kind == Kind::Function)
+    {
+        let c = ctx
+            .lambda
+            .get_function_configuration()
+            .function_name(&r.id.name)
+            .send()
+            .await
+            .aws("GetFunctionConfiguration")?;
+        let state = c.state().map(|s| s.as_str().to_owned()).unwrap_or_default();
+        if state != "Active" {
+            bail!("expected {} to be Active, saw {state}", r.id);
+        }
+    }
+    Ok(())
+}
+
+/// Finds the exercise's parts: the queue with a dead-letter queue, the bucket, the POST route.
+fn lab(stack: &Stack, observed: &Observed) -> Result<Lab> {
+    let live = |id: &ResourceId| {
+        observed
+            .get(id)
+            .and_then(Option::as_ref)
+            .map(|l| &l.outputs)
+    };
+    let (queue, dead_letter, visibility) = stack
+        .resources
+        .iter()
+        .find_map(|r| match &r.spec {
+            Spec::Queue(q) => q
+                .dead_letter
+                .as_ref()
+                .map(|d| (r, d, q.visibility_timeout.unwrap_or(30))),
+            _ => None,
+        })
+        .context(
+            "verify checks the exercise's lab: the stack needs a queue with a dead_letter queue",
+        )?;
+    let dlq_name = dead_letter
+        .queue
+        .references()
+        .next()
+        .map(|r| r.name.clone())
+        .context("the dead_letter queue must be a ${queues.<name>.arn} reference")?;
+    let dlq_id = ResourceId::new(Kind::Queue, &dlq_name);
+    let bucket = stack
+        .resources
+        .iter()
+        .find(|r| r.id.kind == Kind::Bucket)
+        .context("the stack needs a results bucket")?;
+    let (api, route_path) = stack
+        .resources
+        .iter()
+        .find_map(|r| match &r.spec {
+            Spec::RestApi(a) => a
+                .routes
+                .iter()
+                .find(|x| x.method == "POST")
+                .map(|x| (r, x.path.clone())),
+            _ => None,
+        })
+        .context("the stack needs an API with a POST route")?;
+    let window = stack
+        .resources
+        .iter()
+        .find_map(|r| match &r.spec {
+            Spec::EventSourceMapping(m) => Some(m.maximum_batching_window),
+            _ => None,
+        })
+        .unwrap_or(0);
+    let url = |id: &ResourceId, key: &str| {
+        live(id)
+            .and_then(|o| o.get(key))
+            .cloned()
+            .ok_or_else(|| anyhow!("{id} has no {key}; run `exstack up` first"))
+    };
+    Ok(Lab {
+        queue_url: url(&queue.id, "url")?,
+        dlq_url: url(&dlq_id, "url")?,
+        dlq_name,
+        max_receives: dead_letter.max_receive_count,
+        visibility,
+        window,
+        bucket: bucket.id.name.clone(),
+        api_url: format!("{}{route_path}", url(&api.id, "url")?),
+    })
+}
+
+/// POSTs a task and returns its message id, checking the 202.
+async fn submit(http: &reqwest::Client, lab: &Lab, task: &Value) -> Result<String> {
+    let answer = http
+        .post(&lab.api_url)
+        .json(task)
+        .send()
+        .await
+        .with_context(|| format!("POST {}", lab.api_url))?;
+    let status = answer.status();
+    let body = answer.text().await.unwrap_or_default();
+    if status.as_u16() != 202 {
+        bail!(
+            "expected 202 from POST {}, saw {status}: {body}",
+            lab.api_url
+        );
+    }
+    let parsed: Value =
+        serde_json::from_str(&body).with_context(|| format!("the 202 body is not JSON: {body}"))?;
+    parsed["message_id"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow!("expected a message_id in the 202 body, saw {body}"))
+}
+
+/// Polls for `results/<id>.json` until the deadline.
+async fn result_of(ctx: &Ctx, lab: &Lab, id: &str, deadline: Duration) -> Result<Value> {
+    let key = format!("results/{id}.json");
+    let start = Instant::now();
+    loop {
+        let got = ctx
+            .s3
+            .get_object()
+            .bucket(&lab.bucket)
+            .key(&key)
+            .send()
+            .await
+            .aws("GetObject");
+        match got {
+            Ok(object) => {
+                let bytes = object
+                    .body
+                    .collect()
+                    .await
+                    .context("reading the result")?
+                    .into_bytes();
+                return serde_json::from_slice(&bytes)
+                    .with_context(|| format!("{key} is not JSON"));
+            }
+            Err(e) if e.is_not_found() || e.has_code(&["NoSuchKey"]) => {}
+            Err(e) => return Err(e.into()),
+        }
+        if start.elapsed() > deadline {
+            bail!(
+                "expected s3://{}/{key} within {}s, saw nothing",
+                lab.bucket,
+                deadline.as_secs()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+async fn task_round_trip(
+    ctx: &Ctx,
+    http: &reqwest::Client,
+    lab: &Lab,
+    task: &Value,
+    expect: &Value,
+    deadline: Duration,
+    made: &mut Vec<String>,
+) -> Result<()> {
+    let id = submit(http, lab, task).await?;
+    made.push(id.clone());
+    let result = result_of(ctx, lab, &id, deadline).await?;
+    let mut wrong = Vec::new();
+    for (k, v) in expect.as_object().into_iter().flatten() {
+        let seen = &result[k];
+        let equal = match (v.as_f64(), seen.as_f64()) {
+            (Some(a), Some(b)) => (a - b).abs() < 1e-9,
+            _ => v == seen,
+        };
+        if !equal {
+            wrong.push(format!("{k}: expected {v}, saw {seen}"));
+        }
+    }
+    if wrong.is_empty() {
+        Ok(())
+    } else {
+        bail!("{}", wrong.join("; "))
+    }
+}
+
+async fn many_tasks(
+    ctx: &Ctx,
+    http: &reqwest::Client,
+    lab: &Lab,
+    deadline: Duration,
+    made: &mut Vec<String>,
+) -> Result<()> {
+    let tasks: Vec<Value> = (1..=5)
+        .map(|i| json!({"task_type": "compute", "data": {"numbers": [i * 10, i * 20, i * 30]}}))
+        .collect();
+    let ids = futures::future::join_all(tasks.iter().map(|t| submit(http, lab, t))).await;
+    let ids: Vec<String> = ids.into_iter().collect::<Result<_>>()?;
+    made.extend(ids.iter().cloned());
+    let results =
+        futures::future::join_all(ids.iter().map(|id| result_of(ctx, lab, id, deadline))).await;
+    let sums: Vec<i64> = results
+        .into_iter()
+        .map(|r| r.map(|v| v["sum"].as_i64().unwrap_or(-1)))
+        .collect::<Result<_>>()?;
+    let expected: Vec<i64> = (1..=5).map(|i| i * 60).collect();
+    if sums != expected {
+        bail!("expected sums {expected:?}, saw {sums:?}");
+    }
+    Ok(())
+}
+
+/// A `fail` task must produce no result and end in the dead-letter queue. It carries a marker
+/// so we find (and delete) exactly our message, never a student's.
+async fn fail_reaches_dlq(
+    ctx: &Ctx,
+    http: &reqwest::Client,
+    lab: &Lab,
+    wait: Duration,
+    made: &mut Vec<String>,
+    text: bool,
+) -> Result<()> {
+    let marker = format!(
+        "exstack-verify-{}",
+        std::process::id() as u128 * 1_000_000 + Instant::now().elapsed().as_nanos()
+    );
+    let id = submit(
+        http,
+        lab,
+        &json!({"task_type": "fail", "data": {"exstack_verify": marker}}),
+    )
+    .await?;
+    made.push(id.clone());
+    let start = Instant::now();
+    let mut last_report = Instant::now();
+    loop {
+        // Visibility 0: looking must not hide anyone else's dead letters.
+        let got = ctx
+            .sqs
+            .receive_message()
+            .queue_url(&lab.dlq_url)
+            .max_number_of_messages(10)
+            .visibility_timeout(0)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .aws("ReceiveMessage")?;
+        if let Some(m) = got
+            .messages()
+            .iter()
+            .find(|m| m.body().is_some_and(|b| b.contains(&marker)))
+        {
+            if let Some(handle) = m.receipt_handle() {
+                ctx.sqs
+                    .delete_message()
+                    .queue_url(&lab.dlq_url)
+                    .receipt_handle(handle)
+                    .send()
+                    .await
+                    .aws("DeleteMessage")?;
+            }
+            if result_of(ctx, lab, &id, Duration::ZERO).await.is_ok() {
+                bail!("the failing task produced a result, expected none");
+            }
+            return Ok(());
+        }
+        if start.elapsed() > wait {
+            let queue = ctx
+                .sqs
+                .get_queue_attributes()
+                .queue_url(&lab.queue_url)
+                .attribute_names(
+                    aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+                )
+                .send()
+                .await
+                .aws("GetQueueAttributes")?;
+            let in_flight: HashMap<_, _> = queue.attributes().cloned().unwrap_or_default();
+            bail!(
+                "expected the failing task in {} within {}s, saw nothing there (task queue in flight: {:?})",
+                lab.dlq_name,
+                wait.as_secs(),
+                in_flight.values().next()
+            );
+        }
+        if text && last_report.elapsed() > Duration::from_secs(10) {
+            output::status(
+                "Waiting",
+                format_args!(
+                    "{}s of up to {}s",
+                    start.elapsed().as_secs(),
+                    wait.as_secs()
+                ),
+            );
+            last_report = Instant::now();
+        }
+    }
+}
+
+/// Deletes exactly the results this run produced.
+async fn cleanup(ctx: &Ctx, lab: &Lab, made: &[String]) {
+    for id in made {
+        let _ = ctx
+            .s3
+            .delete_object()
+            .bucket(&lab.bucket)
+            .key(format!("results/{id}.json"))
+            .send()
+            .await;
+    }
 }

@@ -1,0 +1,88 @@
+//! The exercise end to end: `verify` passes on a fresh `up`, fails naming the criterion
+//! when the stack is broken out of band, and passes again after one `up`.
+
+use crate::util::Lab;
+
+const FAST: [&str; 4] = [
+    "--var",
+    "visibility_timeout=2",
+    "--var",
+    "batching_window=0",
+];
+
+fn with_fast<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    args.iter().copied().chain(FAST).collect()
+}
+
+#[tokio::test]
+async fn verify_passes_fails_when_broken_and_passes_after_repair() {
+    let lab = Lab::new("e2e");
+    lab.exstack(&with_fast(&["up"])).ok();
+    let verify = lab
+        .exstack(&with_fast(&["verify", "-o", "json", "--timeout", "45"]))
+        .ok()
+        .json();
+    let steps = verify["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 11, "{verify}");
+    assert!(steps.iter().all(|s| s["ok"] == true), "{verify}");
+    assert!(
+        steps
+            .iter()
+            .any(|s| s["name"].as_str().unwrap().contains("after 3 receives"))
+    );
+
+    // Nothing of verify's own is left behind.
+    let c = lab.clients().await;
+    let left =
+        c.s3.list_objects_v2()
+            .bucket(lab.name("task-results"))
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(
+        left.key_count(),
+        Some(0),
+        "verify left results behind: {left:?}"
+    );
+
+    // Break it: delete the event source mapping.
+    let listed = c
+        .lambda
+        .list_event_source_mappings()
+        .function_name(lab.name("task-processor"))
+        .send()
+        .await
+        .unwrap();
+    for m in listed.event_source_mappings() {
+        c.lambda
+            .delete_event_source_mapping()
+            .uuid(m.uuid().unwrap())
+            .send()
+            .await
+            .unwrap();
+    }
+    let broken = lab.exstack(&with_fast(&["verify", "--skip-dlq", "--timeout", "5"]));
+    assert_eq!(broken.code, 3, "{}{}", broken.stdout, broken.stderr);
+    assert!(
+        broken.stdout.contains("✗ the mapping is enabled"),
+        "{}",
+        broken.stdout
+    );
+
+    lab.exstack(&with_fast(&["up"])).ok();
+    lab.exstack(&with_fast(&["verify", "--skip-dlq", "--timeout", "45"]))
+        .ok();
+    lab.exstack(&["down"]).ok();
+}
+
+#[test]
+fn verify_on_an_empty_account_says_run_up_first() {
+    let lab = Lab::new("e2eempty");
+    let run = lab.exstack(&["verify"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("run `exstack up` first"),
+        "{}",
+        run.stderr
+    );
+}
