@@ -125,6 +125,13 @@ impl Lab {
     }
 }
 
+/// A test that fails half-way still cleans up after itself, so LocalStack does not fill up.
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = exstack_in(self.dir.path(), &self.endpoint, &["down"]);
+    }
+}
+
 /// Runs the exstack binary with a clean AWS environment pointed at `endpoint`.
 pub fn exstack_in(dir: &Path, endpoint: &str, args: &[&str]) -> Run {
     let out: Output = Command::new(env!("CARGO_BIN_EXE_exstack"))

@@ -83,10 +83,17 @@ where
     fn aws(self, operation: &'static str) -> Result<T, AwsError> {
         self.map_err(|e| {
             let unreachable = matches!(e, SdkError::DispatchFailure(_) | SdkError::TimeoutError(_));
-            let detail = if unreachable {
-                "no answer from the endpoint (connection refused or timed out)".to_owned()
-            } else {
-                DisplayErrorContext(&e).to_string()
+            // A service error says it best in its own code and message; the SDK's full context
+            // (which includes the raw response) is for the other kinds.
+            let detail = match (&e, e.code(), e.message()) {
+                _ if unreachable => {
+                    "no answer from the endpoint (connection refused or timed out)".to_owned()
+                }
+                (SdkError::ServiceError(_), Some(code), Some(message)) => {
+                    format!("{code}: {message}")
+                }
+                (SdkError::ServiceError(_), Some(code), None) => code.to_owned(),
+                _ => DisplayErrorContext(&e).to_string(),
             };
             AwsError {
                 operation,

@@ -13,8 +13,11 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_sqs::config::{Credentials, Intercept, SharedCredentialsProvider};
 use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextRef,
+};
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use serde::Serialize;
 
@@ -49,6 +52,7 @@ impl Target {
 #[derive(Debug, Default)]
 pub struct Calls {
     by_operation: Mutex<BTreeMap<String, u64>>,
+    writes_done: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
@@ -94,7 +98,11 @@ fn is_read(operation: &str) -> bool {
 }
 
 #[derive(Debug)]
-struct CountCalls(Arc<Calls>);
+struct CountCalls {
+    calls: Arc<Calls>,
+    /// Fault injection for the interrupted-run tests: die right after this many writes.
+    die_after_writes: Option<u64>,
+}
 
 impl Intercept for CountCalls {
     fn name(&self) -> &'static str {
@@ -104,11 +112,34 @@ impl Intercept for CountCalls {
     fn read_before_serialization(
         &self,
         _context: &BeforeSerializationInterceptorContextRef<'_>,
-        _runtime: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        _runtime: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         if let Some(m) = cfg.load::<Metadata>() {
-            self.0.record(m.service(), m.name());
+            self.calls.record(m.service(), m.name());
+        }
+        Ok(())
+    }
+
+    fn read_after_execution(
+        &self,
+        _context: &FinalizerInterceptorContextRef<'_>,
+        _runtime: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Some(limit) = self.die_after_writes else {
+            return Ok(());
+        };
+        if cfg.load::<Metadata>().is_some_and(|m| !is_read(m.name())) {
+            let done = self
+                .calls
+                .writes_done
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                + 1;
+            if done >= limit {
+                // As sudden as SIGKILL: no destructors, no output flushed.
+                std::process::abort();
+            }
         }
         Ok(())
     }
@@ -143,7 +174,13 @@ impl Ctx {
     async fn new(target: Target, stack: &str) -> Ctx {
         let config = sdk_config(&target).await;
         let calls = Arc::new(Calls::default());
-        let count = || CountCalls(calls.clone());
+        let die_after_writes = std::env::var("EXSTACK_FAULT_DIE_AFTER_WRITES")
+            .ok()
+            .and_then(|v| v.parse().ok());
+        let count = || CountCalls {
+            calls: calls.clone(),
+            die_after_writes,
+        };
         let s3 = aws_sdk_s3::config::Builder::from(&config)
             // LocalStack serves buckets by path; virtual-host names need DNS it may not have.
             .force_path_style(target.endpoint.is_some())
