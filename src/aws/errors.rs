@@ -6,6 +6,9 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
+/// How an unreachable endpoint is described, so a summary can recognise it.
+pub const UNREACHABLE: &str = "no answer from the endpoint (connection refused or timed out)";
+
 /// A failed AWS call, with the operation named so a person knows which call failed.
 #[derive(Debug, thiserror::Error)]
 #[error("{operation} failed: {detail}")]

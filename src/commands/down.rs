@@ -5,7 +5,7 @@ use std::time::Instant;
 use anyhow::Result;
 use tokio_util::sync::CancellationToken;
 
-use super::up::{exit_code, plan_of};
+use super::up::{endpoint_gone_message, exit_code, plan_of};
 use crate::Exit;
 use crate::aws::Ctx;
 use crate::cli::{DownArgs, Format, Global};
@@ -72,6 +72,9 @@ pub async fn run(
                 format_args!("{} reads, {} writes", calls.reads, calls.writes),
             );
         }
+    }
+    if let Some(message) = endpoint_gone_message(ctx, &outcomes) {
+        eprintln!("error: {message}");
     }
     Ok(exit_code(&failed, cancel))
 }

@@ -78,6 +78,9 @@ pub async fn run(
         }
         outputs::print(&stack_outputs);
     }
+    if let Some(message) = endpoint_gone_message(ctx, &outcomes) {
+        eprintln!("error: {message}");
+    }
     Ok(exit_code(&failed, cancel))
 }
 
@@ -96,6 +99,26 @@ pub fn plan_of(outcomes: &[Outcome]) -> Vec<crate::plan::Change> {
             owner: None,
         })
         .collect()
+}
+
+/// When the endpoint stopped answering mid-run: one line naming it and what was left undone.
+pub fn endpoint_gone_message(ctx: &Ctx, outcomes: &[Outcome]) -> Option<String> {
+    let gone = outcomes.iter().any(|o| match &o.result {
+        OutcomeResult::Failed(e) => e.contains(crate::aws::errors::UNREACHABLE),
+        _ => false,
+    });
+    let undone: Vec<String> = outcomes
+        .iter()
+        .filter(|o| o.failed())
+        .map(|o| o.id.to_string())
+        .collect();
+    gone.then(|| {
+        format!(
+            "{} stopped answering; left undone: {}. Run the command again once LocalStack is back",
+            ctx.target.describe(),
+            undone.join(", ")
+        )
+    })
 }
 
 pub fn exit_code(failed: &[&Outcome], cancel: &CancellationToken) -> Exit {

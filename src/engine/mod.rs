@@ -256,6 +256,8 @@ impl<'a> Engine<'a> {
         let mut new_outputs: HashMap<ResourceId, Outputs> = HashMap::new();
         let mut outcomes = Vec::new();
         let mut running = FuturesUnordered::new();
+        // Once the endpoint stops answering, starting more work only adds timeouts.
+        let mut endpoint_gone = false;
         loop {
             // Skip what can never run: a prerequisite finished without succeeding.
             pending.retain(|id| {
@@ -278,7 +280,7 @@ impl<'a> Engine<'a> {
                     None => true,
                 }
             });
-            if !cancel.is_cancelled() {
+            if !cancel.is_cancelled() && !endpoint_gone {
                 let ready: Vec<ResourceId> = pending
                     .iter()
                     .filter(|id| waits[*id].iter().all(|d| succeeded.contains(d)))
@@ -317,21 +319,29 @@ impl<'a> Engine<'a> {
                     }
                     outcome(&id, Action::NotOwned, OutcomeResult::NotOwned(why), elapsed)
                 }
-                Err(StepError::Failed(action, e)) => outcome(
-                    &id,
-                    action,
-                    OutcomeResult::Failed(format!("{e:#}")),
-                    elapsed,
-                ),
+                Err(StepError::Failed(action, e)) => {
+                    endpoint_gone |= is_unreachable(&e);
+                    outcome(
+                        &id,
+                        action,
+                        OutcomeResult::Failed(format!("{e:#}")),
+                        elapsed,
+                    )
+                }
             };
             report(&o);
             outcomes.push(o);
         }
+        let why = if endpoint_gone {
+            "not started: the endpoint stopped answering"
+        } else {
+            "not started: interrupted"
+        };
         for id in pending {
             let o = outcome(
                 &id,
                 Action::NoOp,
-                OutcomeResult::Skipped("not started: interrupted".into()),
+                OutcomeResult::Skipped(why.into()),
                 Duration::ZERO,
             );
             report(&o);
@@ -385,6 +395,14 @@ impl<'a> Engine<'a> {
         };
         Ok((change.action, Some(outputs)))
     }
+}
+
+/// The endpoint itself is gone (connection refused, timeouts), not one request refused.
+fn is_unreachable(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<crate::aws::errors::AwsError>()
+            .is_some_and(|a| a.unreachable)
+    })
 }
 
 pub enum StepError {
