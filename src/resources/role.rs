@@ -59,9 +59,14 @@ impl Role {
             .collect())
     }
 
-    /// Attaches what is missing and detaches what is not in stack.toml.
-    async fn sync_attachments(&self, ctx: &Ctx, live: &BTreeSet<String>) -> Result<()> {
-        for arn in self.policies.difference(live) {
+    /// Attaches what `wanted` has and `live` lacks, and detaches the rest.
+    async fn sync_attachments(
+        &self,
+        ctx: &Ctx,
+        live: &BTreeSet<String>,
+        wanted: &BTreeSet<String>,
+    ) -> Result<()> {
+        for arn in wanted.difference(live) {
             ctx.iam
                 .attach_role_policy()
                 .role_name(&self.id.name)
@@ -70,7 +75,7 @@ impl Role {
                 .await
                 .aws("AttachRolePolicy")?;
         }
-        for arn in live.difference(&self.policies) {
+        for arn in live.difference(wanted) {
             ctx.iam
                 .detach_role_policy()
                 .role_name(&self.id.name)
@@ -136,7 +141,8 @@ impl Resource for Role {
             .send()
             .await
             .aws("CreateRole")?;
-        self.sync_attachments(ctx, &BTreeSet::new()).await?;
+        self.sync_attachments(ctx, &BTreeSet::new(), &self.policies)
+            .await?;
         let arn = created.role.map(|r| r.arn).unwrap_or_default();
         Ok(self.outputs(arn))
     }
@@ -155,7 +161,8 @@ impl Resource for Role {
                 }
                 ATTACHED => {
                     let live_set = split(change.live.as_deref().unwrap_or_default());
-                    self.sync_attachments(ctx, &live_set).await?;
+                    self.sync_attachments(ctx, &live_set, &self.policies)
+                        .await?;
                 }
                 _ => {}
             }
@@ -165,16 +172,9 @@ impl Resource for Role {
 
     async fn delete(&self, ctx: &Ctx, _live: &Live) -> Result<()> {
         // IAM refuses to delete a role that still has policies.
-        for arn in self.attached(ctx).await? {
-            ctx.iam
-                .detach_role_policy()
-                .role_name(&self.id.name)
-                .policy_arn(arn)
-                .send()
-                .await
-                .aws("DetachRolePolicy")
-                .found()?;
-        }
+        let attached = self.attached(ctx).await?;
+        self.sync_attachments(ctx, &attached, &BTreeSet::new())
+            .await?;
         let inline = ctx
             .iam
             .list_role_policies()
