@@ -6,7 +6,9 @@ mod util;
 
 mod drift;
 mod e2e;
+mod faults;
 mod lifecycle;
 mod manifest_errors;
 mod ownership;
+mod proxy;
 mod safety;
