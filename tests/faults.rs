@@ -198,7 +198,6 @@ fn persistent_503_gives_up_within_seconds_naming_the_call() {
 /// there too, so each of the SDK's 5-attempt rounds is retried again until the 60 s patience
 /// runs out — 83 requests and 58.5 s for one persistent 503, measured.
 #[test]
-#[ignore = "needs: is_transient() without the codes the SDK already retries (Throttling*, TooManyRequests, RequestLimitExceeded, ServiceUnavailable*, InternalFailure/InternalError), src/aws/errors.rs"]
 fn persistent_503_on_a_call_exstack_retries_itself_gives_up_as_fast() {
     let needles: &[&str] = &["sqs:CreateQueue", "\"QueueName\":\"task-dlq-"];
     let proxy = rule_proxy(&[(needles, Fault::Status503, u64::MAX)]);
@@ -341,7 +340,6 @@ fn localstack_dying_mid_down_is_one_message_then_down_finishes() {
 /// health check): today every resource's read error is printed (10 lines, the endpoint not
 /// named), or `GetCallerIdentity failed: no answer from the endpoint` without saying which.
 #[test]
-#[ignore = "needs: the unreachable-endpoint summary for read errors too (Engine::observe, Ctx::account_id), naming the endpoint, src/engine/mod.rs + src/aws/mod.rs"]
 fn localstack_dying_while_reading_is_one_message_naming_the_endpoint() {
     for die_after in [0, 1, 8] {
         let proxy = Proxy::start(
@@ -437,7 +435,6 @@ fn validation_errors_are_not_retried() {
 /// and `is_iam_propagation` matches any InvalidParameterValueException whose message contains
 /// "role": it is retried for the full 60 s patience instead of failing at once.
 #[test]
-#[ignore = "needs: is_iam_propagation() to match propagation messages only (\"cannot be assumed\", \"execution role does not have permissions\"), not any message containing \"role\", src/aws/errors.rs"]
 fn a_validation_error_about_the_role_is_not_mistaken_for_iam_propagation() {
     let needles: &[&str] = &[
         "lambda:POST /2015-03-31/functions\n",
@@ -525,7 +522,6 @@ fn throttling_and_iam_propagation_are_retried() {
 /// line. Today the SDK's full context is printed: `service error: unhandled error: error
 /// parsing XML: no root element (ServiceError(ServiceError { … raw: Response { … } … }))`.
 #[test]
-#[ignore = "needs: AwsResult::aws() to render a service/response error without an AWS code as `HTTP <status> without an AWS error body` instead of DisplayErrorContext, src/aws/errors.rs"]
 fn a_bare_5xx_without_an_aws_error_body_is_one_short_line() {
     // (what gets the bare 503 forever, what the line must name)
     let cases: [(&[&str], &str); 2] = [

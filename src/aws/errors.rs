@@ -5,6 +5,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
 /// How an unreachable endpoint is described, so a summary can recognise it.
 pub const UNREACHABLE: &str = "no answer from the endpoint (connection refused or timed out)";
@@ -47,17 +48,10 @@ impl AwsError {
         ])
     }
 
-    /// Worth retrying: AWS says the request was fine but the moment was not.
+    /// Worth retrying here: the request was fine but the resource was busy or not yet visible.
+    /// Throttling and 5xx answers are not listed: the SDK's own retry already had its attempts.
     pub fn is_transient(&self) -> bool {
         self.has_code(&[
-            "Throttling",
-            "ThrottlingException",
-            "TooManyRequestsException",
-            "RequestLimitExceeded",
-            "ServiceUnavailable",
-            "ServiceUnavailableException",
-            "InternalFailure",
-            "InternalError",
             "ResourceConflictException",
             "ConflictException",
             "OperationAborted",
@@ -69,7 +63,8 @@ impl AwsError {
     /// IAM is eventually consistent: a new role may not be assumable for a few seconds.
     pub fn is_iam_propagation(&self) -> bool {
         self.has_code(&["InvalidParameterValueException"])
-            && (self.message_contains("cannot be assumed") || self.message_contains("role"))
+            && (self.message_contains("cannot be assumed")
+                || self.message_contains("execution role does not have permissions"))
     }
 }
 
@@ -78,10 +73,9 @@ pub trait AwsResult<T> {
     fn aws(self, operation: &'static str) -> Result<T, AwsError>;
 }
 
-impl<T, E, R> AwsResult<T> for Result<T, SdkError<E, R>>
+impl<T, E> AwsResult<T> for Result<T, SdkError<E, HttpResponse>>
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
 {
     fn aws(self, operation: &'static str) -> Result<T, AwsError> {
         self.map_err(|e| {
@@ -96,6 +90,13 @@ where
                     format!("{code}: {message}")
                 }
                 (SdkError::ServiceError(_), Some(code), None) => code.to_owned(),
+                // A proxy or a crashing server: the status says all there is to say.
+                (SdkError::ServiceError(se), None, _) => {
+                    format!(
+                        "HTTP {} without an AWS error body",
+                        se.raw().status().as_u16()
+                    )
+                }
                 _ => DisplayErrorContext(&e).to_string(),
             };
             AwsError {

@@ -167,7 +167,18 @@ impl Ctx {
     pub async fn connect(target: Target, stack: &str) -> Result<Ctx> {
         check_endpoint(&target).await?;
         let mut ctx = Ctx::new(target, stack).await;
-        ctx.account = ctx.account_id().await?;
+        ctx.account = match ctx.account_id().await {
+            Err(e)
+                if e.downcast_ref::<errors::AwsError>()
+                    .is_some_and(|a| a.unreachable) =>
+            {
+                bail!(
+                    "{} stopped answering right after its health check; nothing was changed",
+                    ctx.target.describe()
+                )
+            }
+            other => other?,
+        };
         Ok(ctx)
     }
 

@@ -122,13 +122,23 @@ impl<'a> Engine<'a> {
         let results = futures::future::join_all(reads).await;
         let mut observed = Observed::new();
         let mut errors = Vec::new();
+        let mut unreachable = false;
         for (id, live) in results {
             match live {
                 Ok(l) => {
                     observed.insert(id, l);
                 }
-                Err(e) => errors.push(format!("reading {id}: {e:#}")),
+                Err(e) => {
+                    unreachable |= is_unreachable(&e);
+                    errors.push(format!("reading {id}: {e:#}"));
+                }
             }
+        }
+        if unreachable {
+            return Err(anyhow!(
+                "{} stopped answering while exstack was reading the stack; nothing was changed. Run the command again once LocalStack is back",
+                self.ctx.target.describe()
+            ));
         }
         if !errors.is_empty() {
             return Err(anyhow!(errors.join("\n")));
