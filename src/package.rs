@@ -151,6 +151,26 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
+    fn executables_keep_0755_and_missing_files_stop_the_run() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("run.sh"), "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(
+            dir.path().join("run.sh"),
+            std::fs::Permissions::from_mode(0o700),
+        )
+        .unwrap();
+        let package = build(dir.path(), None).unwrap();
+        let mut archive = zip::ZipArchive::new(Cursor::new(package.zip)).unwrap();
+        assert_eq!(archive.by_index(0).unwrap().unix_mode(), Some(0o100755));
+        let err = build(dir.path(), Some(&["missing.py".into()]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cannot be read"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
     fn refuses_symlinks_out_and_dotdot() {
         let outside = tempfile::tempdir().unwrap();
         std::fs::write(outside.path().join("secret"), "s").unwrap();

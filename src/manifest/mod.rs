@@ -861,6 +861,29 @@ mod fuzz {
         assert!(parse(Path::new("stack.toml"), &deep, &[]).is_err());
     }
 
+    /// A large file (a megabyte of comments, two thousand resources) is handled in time.
+    #[test]
+    fn huge_files_are_bounded() {
+        let mut text = String::from("[stack]\nname = \"t\"\n");
+        text.push_str(
+            &"# padding padding padding padding padding padding padding padding\n".repeat(16_000),
+        );
+        for i in 0..2000 {
+            text.push_str(&format!(
+                "[queues.q{i}]\nvisibility_timeout = {}\n",
+                i % 100
+            ));
+        }
+        let start = std::time::Instant::now();
+        let stack = parse(Path::new("stack.toml"), &text, &[]).unwrap();
+        assert_eq!(stack.resources.len(), 2000);
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
     #[test]
     fn repo_stack_parses_with_overrides() {
         let vars = [("visibility_timeout".to_owned(), "2".to_owned())];
