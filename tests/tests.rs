@@ -4,9 +4,11 @@
 
 mod util;
 
+mod convergence;
 mod drift;
 mod e2e;
 mod faults;
+mod interrupt;
 mod lifecycle;
 mod manifest_errors;
 mod ownership;
