@@ -11,6 +11,7 @@ mod package;
 mod plan;
 mod resolve;
 mod resources;
+mod runfiles;
 
 use std::process::ExitCode;
 

@@ -1100,16 +1100,9 @@ async fn one_seed(lab: &Lab, c: &Clients, seed: u64, strict: bool) -> Result<(),
     result.map_err(|e| format!("damage {damage:?}: {e}"))
 }
 
-/// Random out-of-band damage, steering around the known issues listed above `one_seed`.
-#[test]
-fn random_damage_converges() {
-    random_damage(false);
-}
-
 /// Random out-of-band damage with nothing steered around.
 #[test]
-#[ignore = "needs: mapping ownership when its function is gone, and mapping state from GetEventSourceMapping (see report)"]
-fn random_damage_converges_strict() {
+fn random_damage_converges() {
     random_damage(true);
 }
 

@@ -160,6 +160,8 @@ pub struct Ctx {
     pub patience: Patience,
     /// The account the credentials act in (LocalStack: 000000000000).
     pub account: String,
+    /// The run lock and the journal of unfinished creations.
+    pub run_files: crate::runfiles::RunFiles,
 }
 
 impl Ctx {
@@ -225,10 +227,11 @@ impl Ctx {
                     .build(),
             ),
             stack: stack.to_owned(),
-            target,
             calls,
             patience: Patience::DEFAULT,
             account: String::new(),
+            run_files: crate::runfiles::RunFiles::new(&target, stack),
+            target,
         }
     }
 

@@ -7,7 +7,7 @@ mod up;
 mod validate;
 mod verify;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Result, bail};
 use tokio_util::sync::CancellationToken;
 
 use crate::Exit;
@@ -32,7 +32,7 @@ pub async fn run(cli: Cli) -> Result<Exit> {
     let cancel = interrupt_on_ctrl_c();
     // Held until the command ends: two `up`s on one stack run one after the other.
     let _lock = match cli.command {
-        Command::Up(_) | Command::Down(_) => Some(lock(&ctx.target, &stack.name)?),
+        Command::Up(_) | Command::Down(_) => Some(ctx.run_files.lock(&stack.name)?),
         _ => None,
     };
     match cli.command {
@@ -83,38 +83,6 @@ fn target(g: &Global, stack: &Stack) -> Result<Target> {
         endpoint: Some(endpoint),
         region,
     })
-}
-
-/// Serializes mutating runs on the same stack and endpoint from this machine, so two
-/// terminals running `up` at once cannot both create the (non-idempotent) REST API.
-fn lock(target: &Target, stack: &str) -> Result<std::fs::File> {
-    use sha2::Digest;
-    let key = format!(
-        "{}|{}|{stack}",
-        target.endpoint.as_deref().unwrap_or("aws"),
-        target.region
-    );
-    let digest = sha2::Sha256::digest(key.as_bytes());
-    let name: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
-    let path = std::env::temp_dir().join(format!("exstack-{name}.lock"));
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .with_context(|| format!("cannot open the lock file {}", path.display()))?;
-    if file.try_lock().is_err() {
-        crate::output::status(
-            "Waiting",
-            format_args!(
-                "for another exstack run on stack `{stack}` to finish ({})",
-                path.display()
-            ),
-        );
-        file.lock()
-            .with_context(|| format!("cannot lock {}", path.display()))?;
-    }
-    Ok(file)
 }
 
 /// First Ctrl-C: stop starting new calls and let those in flight finish.

@@ -12,6 +12,9 @@ use crate::aws::Ctx;
 use crate::aws::errors::{AwsResult, Found};
 use crate::plan::FieldDiff;
 
+/// Shown as drift for a bucket whose creating run died before tagging it.
+const UNFINISHED: &str = "creation unfinished";
+
 pub struct Bucket {
     id: ResourceId,
 }
@@ -21,6 +24,10 @@ impl Bucket {
         Bucket {
             id: ResourceId::new(Kind::Bucket, name),
         }
+    }
+
+    fn journal_entry(&self) -> String {
+        format!("{}.{}", Kind::Bucket.table(), self.id.name)
     }
 
     fn outputs(&self, ctx: &Ctx) -> Outputs {
@@ -76,14 +83,23 @@ impl Resource for Bucket {
             .iter()
             .find(|t| t.key() == OWNER_TAG)
             .map(|t| t.value());
+        let mut owner = Owner::from_tag(tag, &ctx.stack);
+        let mut fields = Fields::new();
+        // Ours, created by a run that died before tagging it: the update finishes it.
+        if owner == Owner::Nobody && ctx.run_files.is_pending(&self.journal_entry()) {
+            owner = Owner::Us;
+            fields.insert(UNFINISHED.into(), "true".into());
+        }
         Ok(Some(Live {
-            fields: Fields::new(),
+            fields,
             outputs: self.outputs(ctx),
-            owner: Owner::from_tag(tag, &ctx.stack),
+            owner,
         }))
     }
 
     async fn create(&self, ctx: &Ctx) -> Result<Outputs> {
+        // Creating and tagging are two calls: remember the bucket is ours until both are done.
+        ctx.run_files.begin(&self.journal_entry())?;
         let mut create = ctx.s3.create_bucket().bucket(&self.id.name);
         // us-east-1 is the one region that must not be named as a location constraint.
         if ctx.target.region != "us-east-1" {
@@ -95,15 +111,21 @@ impl Resource for Bucket {
         }
         create.send().await.aws("CreateBucket")?;
         self.put_owner_tag(ctx, Vec::new()).await?;
+        ctx.run_files.finish(&self.journal_entry())?;
         Ok(self.outputs(ctx))
     }
 
-    async fn update(&self, _ctx: &Ctx, live: &Live, _changed: &[FieldDiff]) -> Result<Outputs> {
+    async fn update(&self, ctx: &Ctx, live: &Live, changed: &[FieldDiff]) -> Result<Outputs> {
+        if changed.iter().any(|c| c.field == UNFINISHED) {
+            self.tag(ctx, live).await?;
+            ctx.run_files.finish(&self.journal_entry())?;
+        }
         Ok(live.outputs.clone())
     }
 
     async fn delete(&self, ctx: &Ctx, _live: &Live) -> Result<()> {
         empty(ctx, &self.id.name).await?;
+        ctx.run_files.finish(&self.journal_entry())?;
         ctx.s3
             .delete_bucket()
             .bucket(&self.id.name)

@@ -107,9 +107,27 @@ impl Resource for EventSourceMapping {
         let Some(m) = mapping? else { return Ok(None) };
         let owner = match tags.aws("GetFunction").found()? {
             Some(f) => owner_of(f.tags().into_iter().flatten(), &ctx.stack),
-            None => Owner::Nobody,
+            // Its function is gone; ours will be created (tagged) before the mapping is touched,
+            // and a same-named function that is not ours is refused there.
+            None => Owner::Us,
         };
-        let enabled = !matches!(m.state(), Some("Disabled" | "Disabling"));
+        // The listed state can lag behind on LocalStack (Disabled for a moment after an
+        // update); the mapping itself says what it is.
+        let uuid = m.uuid().unwrap_or_default();
+        let state = ctx
+            .lambda
+            .get_event_source_mapping()
+            .uuid(uuid)
+            .send()
+            .await
+            .aws("GetEventSourceMapping")
+            .found()?
+            .and_then(|m| m.state);
+        let Some(state) = state else { return Ok(None) };
+        if state == "Deleting" {
+            return Ok(None);
+        }
+        let enabled = !matches!(state.as_str(), "Disabled" | "Disabling");
         Ok(Some(Live {
             fields: Fields::from([
                 (

@@ -1,0 +1,146 @@
+//! The only files exstack keeps, both in the temp directory and keyed by what the target is
+//! (not how its URL is spelled): a lock that serializes `up`/`down` on one stack, and a
+//! journal of creations that are not atomic, so a run killed half-way can be finished.
+
+use std::collections::BTreeSet;
+use std::fs::{File, OpenOptions};
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result};
+use sha2::Digest;
+
+use crate::aws::Target;
+
+#[derive(Debug, Clone)]
+pub struct RunFiles {
+    lock: PathBuf,
+    pending: PathBuf,
+}
+
+impl RunFiles {
+    pub fn new(target: &Target, stack: &str) -> RunFiles {
+        let endpoint = target
+            .endpoint
+            .as_deref()
+            .map_or("aws".to_owned(), canonical_endpoint);
+        let key = format!("{endpoint}|{}|{stack}", target.region);
+        let digest = sha2::Sha256::digest(key.as_bytes());
+        let name: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        let dir = std::env::temp_dir();
+        RunFiles {
+            lock: dir.join(format!("exstack-{name}.lock")),
+            pending: dir.join(format!("exstack-{name}.pending")),
+        }
+    }
+
+    /// Waits for any other `up`/`down` on the same stack and target; held until dropped.
+    pub fn lock(&self, stack: &str) -> Result<File> {
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&self.lock)
+            .with_context(|| format!("cannot open the lock file {}", self.lock.display()))?;
+        if file.try_lock().is_err() {
+            crate::output::status(
+                "Waiting",
+                format_args!(
+                    "for another exstack run on stack `{stack}` to finish ({})",
+                    self.lock.display()
+                ),
+            );
+            file.lock()
+                .with_context(|| format!("cannot lock {}", self.lock.display()))?;
+        }
+        Ok(file)
+    }
+
+    /// Records that `what` is being created in more than one call (a bucket, then its tag).
+    pub fn begin(&self, what: &str) -> Result<()> {
+        let mut entries = self.pending();
+        entries.insert(what.to_owned());
+        self.write(&entries)
+    }
+
+    pub fn finish(&self, what: &str) -> Result<()> {
+        let mut entries = self.pending();
+        if entries.remove(what) {
+            self.write(&entries)?;
+        }
+        Ok(())
+    }
+
+    /// Whether a run of ours began creating `what` and did not finish.
+    pub fn is_pending(&self, what: &str) -> bool {
+        self.pending().contains(what)
+    }
+
+    fn pending(&self) -> BTreeSet<String> {
+        std::fs::read_to_string(&self.pending)
+            .map(|t| t.lines().map(str::to_owned).collect())
+            .unwrap_or_default()
+    }
+
+    fn write(&self, entries: &BTreeSet<String>) -> Result<()> {
+        let text: String = entries.iter().map(|e| format!("{e}\n")).collect();
+        std::fs::write(&self.pending, text)
+            .with_context(|| format!("cannot write {}", self.pending.display()))
+    }
+}
+
+/// `http://localhost:4566`, `http://127.0.0.1:4566/` and `http://s3.localhost.localstack.cloud:4566`
+/// are one LocalStack.
+fn canonical_endpoint(endpoint: &str) -> String {
+    let (scheme, rest) = endpoint.split_once("://").unwrap_or(("http", endpoint));
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(':') && p.chars().all(|c| c.is_ascii_digit()) => {
+            (h, p.to_owned())
+        }
+        _ => (
+            authority,
+            if scheme == "https" {
+                "443".into()
+            } else {
+                "80".into()
+            },
+        ),
+    };
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase();
+    let loopback = matches!(host.as_str(), "localhost" | "::1" | "0.0.0.0")
+        || host.starts_with("127.")
+        || host == "localhost.localstack.cloud"
+        || host.ends_with(".localhost.localstack.cloud")
+        || host.ends_with(".localhost");
+    let host = if loopback {
+        "loopback".to_owned()
+    } else {
+        host
+    };
+    format!("{scheme}://{host}:{port}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_spellings_are_one_endpoint() {
+        let a = canonical_endpoint("http://localhost:4566");
+        for other in [
+            "http://127.0.0.1:4566/",
+            "http://LOCALHOST:4566",
+            "http://sqs.us-east-1.localhost.localstack.cloud:4566",
+        ] {
+            assert_eq!(canonical_endpoint(other), a, "{other}");
+        }
+        assert_ne!(canonical_endpoint("http://localhost:4567"), a);
+        assert_eq!(
+            canonical_endpoint("https://example.com"),
+            "https://example.com:443"
+        );
+    }
+}
