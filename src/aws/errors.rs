@@ -135,11 +135,28 @@ pub struct Patience {
 }
 
 impl Patience {
-    pub const DEFAULT: Patience = Patience {
-        first_wait: Duration::from_millis(25),
+    /// LocalStack settles in tens of milliseconds: poll at 10 ms for the first second.
+    pub const LOCALSTACK: Patience = Patience {
+        first_wait: Duration::from_millis(10),
         max_wait: Duration::from_secs(2),
         give_up_after: Duration::from_secs(60),
     };
+
+    /// AWS takes seconds to make a function Active; polling faster only spends quota.
+    pub const AWS: Patience = Patience {
+        first_wait: Duration::from_millis(250),
+        max_wait: Duration::from_secs(5),
+        give_up_after: Duration::from_secs(300),
+    };
+
+    /// The next pause: steady during the first second, then doubling up to `max_wait`.
+    fn next(&self, waited: Duration, last: Duration) -> Duration {
+        if waited < Duration::from_secs(1) {
+            self.first_wait
+        } else {
+            (last * 2).min(self.max_wait)
+        }
+    }
 }
 
 /// Runs `call` again while it fails transiently, with exponential backoff, within `patience`.
@@ -154,7 +171,7 @@ where
         match call().await {
             Err(e) if e.is_transient() && start.elapsed() + wait < patience.give_up_after => {
                 tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(patience.max_wait);
+                wait = patience.next(start.elapsed(), wait);
             }
             other => return other,
         }
@@ -184,6 +201,6 @@ where
             );
         }
         tokio::time::sleep(wait).await;
-        wait = (wait * 2).min(patience.max_wait);
+        wait = patience.next(start.elapsed(), wait);
     }
 }

@@ -228,7 +228,11 @@ impl Ctx {
             ),
             stack: stack.to_owned(),
             calls,
-            patience: Patience::DEFAULT,
+            patience: if target.is_aws() {
+                Patience::AWS
+            } else {
+                Patience::LOCALSTACK
+            },
             account: String::new(),
             run_files: crate::runfiles::RunFiles::new(&target, stack),
             target,

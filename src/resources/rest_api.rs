@@ -337,17 +337,11 @@ impl RestApi {
         Ok(())
     }
 
+    /// Lets API Gateway invoke the route's function. A statement of the same id left from an
+    /// earlier API (another id, so another source ARN) is replaced.
     async fn grant(&self, ctx: &Ctx, api_id: &str, route: &Route) -> Result<()> {
         let sid = route.permission_id(&self.id.name);
-        ctx.lambda
-            .remove_permission()
-            .function_name(&route.function_arn)
-            .statement_id(&sid)
-            .send()
-            .await
-            .aws("RemovePermission")
-            .found()?;
-        retry_transient(ctx.patience, || async {
+        let add = || async {
             ctx.lambda
                 .add_permission()
                 .function_name(&route.function_arn)
@@ -358,8 +352,29 @@ impl RestApi {
                 .send()
                 .await
                 .aws("AddPermission")
-        })
-        .await?;
+        };
+        match add().await {
+            Err(e) if e.has_code(&["ResourceConflictException"]) => {
+                ctx.lambda
+                    .remove_permission()
+                    .function_name(&route.function_arn)
+                    .statement_id(&sid)
+                    .send()
+                    .await
+                    .aws("RemovePermission")
+                    .found()?;
+                retry_transient(ctx.patience, add).await?;
+            }
+            other => {
+                other?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn grant_all(&self, ctx: &Ctx, api_id: &str) -> Result<()> {
+        let grants = self.routes.iter().map(|r| self.grant(ctx, api_id, r));
+        futures::future::try_join_all(grants).await?;
         Ok(())
     }
 
@@ -435,10 +450,12 @@ impl Resource for RestApi {
         if let Some(root) = created.root_resource_id() {
             paths.insert("/".to_owned(), root.to_owned());
         }
-        self.put_routes(ctx, &api_id, &Fields::new(), paths).await?;
-        for route in &self.routes {
-            self.grant(ctx, &api_id, route).await?;
-        }
+        // Permissions are independent of the routes' resources and methods: both at once.
+        let no_routes = Fields::new();
+        tokio::try_join!(
+            self.put_routes(ctx, &api_id, &no_routes, paths),
+            self.grant_all(ctx, &api_id)
+        )?;
         self.deploy(ctx, &api_id).await?;
         Ok(self.outputs(ctx, &api_id))
     }
