@@ -2,6 +2,8 @@
 //! everything it depends on is done, carrying outputs (ARNs, URLs) forward to its dependents.
 
 use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
+use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow};
@@ -231,20 +233,21 @@ impl<'a> Engine<'a> {
             async move {
                 match (change.action, live) {
                     (Action::Delete, Some(live)) => match resource.delete(self.ctx, &live).await {
-                        Ok(()) => Ok((Action::Delete, None)),
+                        Ok(()) => Ok(Step::done(Action::Delete, None)),
                         Err(e) => Err(StepError::Failed(Action::Delete, e)),
                     },
                     (Action::NotOwned, _) => Err(not_owned(&change)),
-                    _ => Ok((Action::NoOp, None)),
+                    _ => Ok(Step::done(Action::NoOp, None)),
                 }
             }
         })
         .await
     }
 
-    /// Runs `work` for each node once every node in `after(node)` has finished successfully,
-    /// as many at once as the graph allows. `not_owned_blocks`: whether a resource left alone
-    /// (someone else's) stops the nodes waiting on it.
+    /// Runs `work` for each node once every node in `after(node)` has succeeded, as many at
+    /// once as the graph allows. A step may leave a settle future (a function becoming
+    /// Active): its dependents start at once, and its outcome is reported when it settles.
+    /// `not_owned_blocks`: whether a resource left alone (someone else's) stops its waiters.
     async fn walk<'w, W, F>(
         &self,
         order: Vec<ResourceId>,
@@ -256,7 +259,7 @@ impl<'a> Engine<'a> {
     ) -> Vec<Outcome>
     where
         W: FnMut(&ResourceId, &HashMap<ResourceId, Outputs>) -> F,
-        F: std::future::Future<Output = Result<(Action, Option<Outputs>), StepError>> + 'w,
+        F: Future<Output = Result<Step<'w>, StepError>> + 'w,
     {
         let waits: HashMap<ResourceId, Vec<ResourceId>> =
             order.iter().map(|id| (id.clone(), after(id))).collect();
@@ -265,7 +268,8 @@ impl<'a> Engine<'a> {
         let mut finished: BTreeSet<ResourceId> = BTreeSet::new();
         let mut new_outputs: HashMap<ResourceId, Outputs> = HashMap::new();
         let mut outcomes = Vec::new();
-        let mut running = FuturesUnordered::new();
+        let mut running: FuturesUnordered<Pin<Box<dyn Future<Output = Event<'w>> + 'w>>> =
+            FuturesUnordered::new();
         // Once the endpoint stops answering, starting more work only adds timeouts.
         let mut endpoint_gone = false;
         loop {
@@ -276,10 +280,11 @@ impl<'a> Engine<'a> {
                     .find(|d| finished.contains(*d) && !succeeded.contains(*d));
                 match blocked {
                     Some(d) => {
+                        let why = format!("not attempted: {d} did not succeed");
                         let o = outcome(
                             id,
                             Action::NoOp,
-                            OutcomeResult::Skipped(format!("not attempted: {d} did not succeed")),
+                            OutcomeResult::Skipped(why),
                             Duration::ZERO,
                         );
                         report(&o);
@@ -300,45 +305,76 @@ impl<'a> Engine<'a> {
                 for id in ready {
                     let fut = work(&id, &new_outputs);
                     let started = Instant::now();
-                    running.push(async move { (id, fut.await, started.elapsed()) });
+                    running.push(Box::pin(
+                        async move { Event::Stepped(id, fut.await, started) },
+                    ));
                 }
             }
-            let Some((id, result, elapsed)) = running.next().await else {
+            let Some(event) = running.next().await else {
                 break;
             };
-            finished.insert(id.clone());
-            let o = match result {
-                Ok((action, outputs)) => {
+            let (id, o) = match event {
+                Event::Stepped(id, Ok(step), started) => {
                     succeeded.insert(id.clone());
-                    if let Some(out) = &outputs {
+                    if let Some(out) = &step.outputs {
                         new_outputs.insert(id.clone(), out.clone());
                     }
-                    let r = if action == Action::NoOp {
+                    if let Some(settle) = step.settle {
+                        let (action, outputs) = (step.action, step.outputs);
+                        running.push(Box::pin(async move {
+                            Event::Settled(id, action, outputs, settle.await, started)
+                        }));
+                        continue;
+                    }
+                    let r = if step.action == Action::NoOp {
                         OutcomeResult::Unchanged
                     } else {
                         OutcomeResult::Done
                     };
-                    Outcome {
-                        outputs,
-                        ..outcome(&id, action, r, elapsed)
-                    }
+                    let o = outcome(&id, step.action, r, started.elapsed());
+                    (
+                        id,
+                        Outcome {
+                            outputs: step.outputs,
+                            ..o
+                        },
+                    )
                 }
-                Err(StepError::NotOwned(why)) => {
+                Event::Settled(id, action, outputs, result, started) => {
+                    let r = match result {
+                        Ok(()) => OutcomeResult::Done,
+                        Err(e) => {
+                            endpoint_gone |= is_unreachable(&e);
+                            OutcomeResult::Failed(format!("{e:#}"))
+                        }
+                    };
+                    let o = outcome(&id, action, r, started.elapsed());
+                    (id, Outcome { outputs, ..o })
+                }
+                Event::Stepped(id, Err(StepError::NotOwned(why)), started) => {
                     if !not_owned_blocks {
                         succeeded.insert(id.clone());
                     }
-                    outcome(&id, Action::NotOwned, OutcomeResult::NotOwned(why), elapsed)
+                    let o = outcome(
+                        &id,
+                        Action::NotOwned,
+                        OutcomeResult::NotOwned(why),
+                        started.elapsed(),
+                    );
+                    (id, o)
                 }
-                Err(StepError::Failed(action, e)) => {
+                Event::Stepped(id, Err(StepError::Failed(action, e)), started) => {
                     endpoint_gone |= is_unreachable(&e);
-                    outcome(
+                    let o = outcome(
                         &id,
                         action,
                         OutcomeResult::Failed(format!("{e:#}")),
-                        elapsed,
-                    )
+                        started.elapsed(),
+                    );
+                    (id, o)
                 }
             };
+            finished.insert(id);
             report(&o);
             outcomes.push(o);
         }
@@ -366,7 +402,7 @@ impl<'a> Engine<'a> {
         resource: Box<dyn Resource>,
         live: Option<Live>,
         adopt: bool,
-    ) -> Result<(Action, Option<Outputs>), StepError> {
+    ) -> Result<Step<'a>, StepError> {
         let desired = resource.desired_for(live.as_ref());
         let change = plan::diff(
             resource.id(),
@@ -390,7 +426,7 @@ impl<'a> Engine<'a> {
                     resource.tag(ctx, live).await.map_err(fail)?;
                 }
                 if change.action == Action::NoOp {
-                    return Ok((Action::NoOp, Some(live.outputs.clone())));
+                    return Ok(Step::done(Action::NoOp, Some(live.outputs.clone())));
                 }
                 resource
                     .update(ctx, live, &change.fields)
@@ -403,7 +439,14 @@ impl<'a> Engine<'a> {
             }
             (action, _) => return Err(fail(anyhow!("nothing to {action:?} against"))),
         };
-        Ok((change.action, Some(outputs)))
+        let settled_outputs = outputs.clone();
+        Ok(Step {
+            action: change.action,
+            outputs: Some(outputs),
+            settle: Some(Box::pin(async move {
+                resource.settle(ctx, &settled_outputs).await
+            })),
+        })
     }
 }
 
@@ -413,6 +456,29 @@ fn is_unreachable(e: &anyhow::Error) -> bool {
         c.downcast_ref::<crate::aws::errors::AwsError>()
             .is_some_and(|a| a.unreachable)
     })
+}
+
+/// What one step did, and what is left to wait for before it counts as done.
+pub struct Step<'a> {
+    action: Action,
+    outputs: Option<Outputs>,
+    settle: Option<Pin<Box<dyn Future<Output = Result<()>> + 'a>>>,
+}
+
+impl Step<'_> {
+    fn done(action: Action, outputs: Option<Outputs>) -> Self {
+        Step {
+            action,
+            outputs,
+            settle: None,
+        }
+    }
+}
+
+/// Something `walk` was waiting for has happened.
+enum Event<'a> {
+    Stepped(ResourceId, Result<Step<'a>, StepError>, Instant),
+    Settled(ResourceId, Action, Option<Outputs>, Result<()>, Instant),
 }
 
 pub enum StepError {

@@ -162,7 +162,6 @@ impl Resource for EventSourceMapping {
         })
         .await?;
         let uuid = created.uuid.unwrap_or_default();
-        self.wait_settled(ctx, &uuid).await?;
         Ok(Outputs::from([("uuid".into(), uuid)]))
     }
 
@@ -180,8 +179,14 @@ impl Resource for EventSourceMapping {
                 .aws("UpdateEventSourceMapping")
         })
         .await?;
-        self.wait_settled(ctx, uuid).await?;
         Ok(live.outputs.clone())
+    }
+
+    async fn settle(&self, ctx: &Ctx, outputs: &Outputs) -> Result<()> {
+        match outputs.get("uuid") {
+            Some(uuid) => self.wait_settled(ctx, uuid).await,
+            None => Ok(()),
+        }
     }
 
     async fn delete(&self, ctx: &Ctx, live: &Live) -> Result<()> {

@@ -205,7 +205,7 @@ impl Resource for Function {
                 .aws("CreateFunction")
         })
         .await?;
-        self.wait_ready(ctx).await?;
+        // Active comes later, in `settle`: dependents need only the function to exist.
         Ok(self.outputs(ctx))
     }
 
@@ -223,7 +223,10 @@ impl Resource for Function {
                     .aws("UpdateFunctionCode")
             })
             .await?;
-            self.wait_ready(ctx).await?;
+            // Lambda refuses a configuration change while the code update is in progress.
+            if config_changed {
+                self.wait_ready(ctx).await?;
+            }
         }
         if config_changed {
             retry_transient(ctx.patience, || async {
@@ -241,9 +244,12 @@ impl Resource for Function {
                     .aws("UpdateFunctionConfiguration")
             })
             .await?;
-            self.wait_ready(ctx).await?;
         }
         Ok(live.outputs.clone())
+    }
+
+    async fn settle(&self, ctx: &Ctx, _outputs: &Outputs) -> Result<()> {
+        self.wait_ready(ctx).await
     }
 
     async fn delete(&self, ctx: &Ctx, _live: &Live) -> Result<()> {

@@ -193,6 +193,12 @@ pub trait Resource: Send + Sync {
     /// Brings a live resource to the desired settings; `changed` lists what differs.
     async fn update(&self, ctx: &Ctx, live: &Live, changed: &[FieldDiff]) -> Result<Outputs>;
 
+    /// Waits until what `create` or `update` started has taken effect (a function Active, a
+    /// mapping Enabled). Dependents do not wait for this; the run does.
+    async fn settle(&self, _ctx: &Ctx, _outputs: &Outputs) -> Result<()> {
+        Ok(())
+    }
+
     /// Deletes it; something already gone is success.
     async fn delete(&self, ctx: &Ctx, live: &Live) -> Result<()>;
 
