@@ -23,34 +23,21 @@ use std::time::{Duration, Instant};
 use aws_sdk_apigateway::types::{Op, PatchOperation};
 use aws_sdk_sqs::types::QueueAttributeName;
 
-use crate::util::{Clients, Lab, Run};
+use crate::util::{Clients, Lab, Rng, Run, command_in, run};
 
 // ---------------------------------------------------------------------------------------------
 // Shared helpers
 
 /// The exstack binary for `lab`, with the same clean environment as `Lab::exstack`.
 pub(crate) fn command(lab: &Lab, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_exstack"));
-    cmd.current_dir(lab.dir.path())
-        .args(args)
-        .env("AWS_ENDPOINT_URL", &lab.endpoint)
-        .env_remove("AWS_REGION")
-        .env_remove("AWS_PROFILE")
-        .env_remove("EXSTACK_FAULT_DIE_AFTER_WRITES");
-    cmd
+    command_in(lab.dir.path(), &lab.endpoint, args)
 }
 
 /// Runs exstack with extra environment variables.
 pub(crate) fn exstack_env(lab: &Lab, args: &[&str], env: &[(&str, &str)]) -> Run {
-    let out = command(lab, args)
-        .envs(env.iter().copied())
-        .output()
-        .expect("run exstack");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    let mut cmd = command(lab, args);
+    cmd.envs(env.iter().copied());
+    run(cmd)
 }
 
 /// A run, briefly: for JSON output only the outcomes that are neither done nor unchanged.
@@ -192,33 +179,15 @@ async fn permission_sids(c: &Clients, function: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// A tiny xorshift64* generator: no new crates, and a seed replays exactly.
-pub(crate) struct Rng(u64);
+/// Choices on top of the shared generator.
+trait Choose {
+    fn chance(&mut self, p: f64) -> bool;
+    fn pick<T: Copy>(&mut self, from: &[T]) -> T;
+}
 
-impl Rng {
-    pub(crate) fn new(seed: u64) -> Rng {
-        // splitmix64 of the seed, so neighbouring seeds differ in every bit.
-        let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        Rng((z ^ (z >> 31)) | 1)
-    }
-
-    pub(crate) fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    pub(crate) fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
+impl Choose for Rng {
     fn chance(&mut self, p: f64) -> bool {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64 <= p
+        self.unit() <= p
     }
 
     fn pick<T: Copy>(&mut self, from: &[T]) -> T {

@@ -92,21 +92,7 @@ async fn deleted_mapping() {
         "dmap",
         "missing  event source mapping",
         |c, lab| async move {
-            let listed = c
-                .lambda
-                .list_event_source_mappings()
-                .function_name(lab.name("task-processor"))
-                .send()
-                .await
-                .unwrap();
-            for m in listed.event_source_mappings() {
-                c.lambda
-                    .delete_event_source_mapping()
-                    .uuid(m.uuid().unwrap())
-                    .send()
-                    .await
-                    .unwrap();
-            }
+            crate::util::delete_mappings(&c, &lab.name("task-processor")).await;
             lab
         },
     )

@@ -46,21 +46,7 @@ async fn verify_passes_fails_when_broken_and_passes_after_repair() {
     );
 
     // Break it: delete the event source mapping.
-    let listed = c
-        .lambda
-        .list_event_source_mappings()
-        .function_name(lab.name("task-processor"))
-        .send()
-        .await
-        .unwrap();
-    for m in listed.event_source_mappings() {
-        c.lambda
-            .delete_event_source_mapping()
-            .uuid(m.uuid().unwrap())
-            .send()
-            .await
-            .unwrap();
-    }
+    crate::util::delete_mappings(&c, &lab.name("task-processor")).await;
     let broken = lab.exstack(&with_fast(&["verify", "--skip-dlq", "--timeout", "5"]));
     assert_eq!(broken.code, 3, "{}{}", broken.stdout, broken.stderr);
     assert!(

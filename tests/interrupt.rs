@@ -29,7 +29,6 @@ fn killed_after_every_write_then_up_converges() {
     kill_points(false);
 }
 
-
 /// Whether `bucket` exists with no tags at all.
 async fn untagged(c: &Clients, bucket: &str) -> bool {
     match c.s3.get_bucket_tagging().bucket(bucket).send().await {

@@ -21,6 +21,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
+use crate::util::Rng;
+
 /// What the proxy does to one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {
@@ -166,7 +168,7 @@ struct Shared {
     upstream: SocketAddr,
     config: Mutex<Config>,
     rules: Mutex<Vec<Rule>>,
-    rng: Mutex<XorShift>,
+    rng: Mutex<Rng>,
     streaks: Mutex<HashMap<u64, u32>>,
     seen: Mutex<Vec<Seen>>,
     stats: Mutex<Stats>,
@@ -192,7 +194,7 @@ impl Proxy {
         let addr = listener.local_addr().unwrap();
         let shared = Arc::new(Shared {
             upstream,
-            rng: Mutex::new(XorShift::new(config.seed)),
+            rng: Mutex::new(Rng::new(config.seed)),
             config: Mutex::new(config),
             rules: Mutex::new(Vec::new()),
             streaks: Mutex::new(HashMap::new()),
@@ -730,39 +732,13 @@ fn reset(stream: TcpStream) {
     drop(stream);
 }
 
-/// xorshift64*, seeded through splitmix64 so any seed (0 included) works.
-struct XorShift(u64);
-
-impl XorShift {
-    fn new(seed: u64) -> XorShift {
-        let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        XorShift((z ^ (z >> 31)) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
 #[test]
 fn xorshift_is_seeded_and_uniform_enough() {
-    let mut a = XorShift::new(7);
-    let mut b = XorShift::new(7);
+    let mut a = Rng::new(7);
+    let mut b = Rng::new(7);
     let xs: Vec<f64> = (0..10_000).map(|_| a.unit()).collect();
     assert!(xs.iter().zip((0..).map(|_| b.unit())).all(|(x, y)| *x == y));
     let low = xs.iter().filter(|x| **x < 0.2).count();
     assert!((1_700..2_300).contains(&low), "{low}");
-    assert_ne!(XorShift::new(8).unit(), xs[0]);
+    assert_ne!(Rng::new(8).unit(), xs[0]);
 }

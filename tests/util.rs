@@ -132,20 +132,80 @@ impl Drop for Lab {
     }
 }
 
-/// Runs the exstack binary with a clean AWS environment pointed at `endpoint`.
-pub fn exstack_in(dir: &Path, endpoint: &str, args: &[&str]) -> Run {
-    let out: Output = Command::new(env!("CARGO_BIN_EXE_exstack"))
-        .current_dir(dir)
+/// The exstack binary in `dir` with a clean AWS environment pointed at `endpoint`.
+pub fn command_in(dir: &Path, endpoint: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_exstack"));
+    cmd.current_dir(dir)
         .args(args)
         .env("AWS_ENDPOINT_URL", endpoint)
         .env_remove("AWS_REGION")
         .env_remove("AWS_PROFILE")
-        .output()
-        .expect("run exstack");
+        .env_remove("EXSTACK_FAULT_DIE_AFTER_WRITES");
+    cmd
+}
+
+/// Runs a prepared exstack command to completion.
+pub fn run(mut cmd: Command) -> Run {
+    let out: Output = cmd.output().expect("run exstack");
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Runs the exstack binary with a clean AWS environment pointed at `endpoint`.
+pub fn exstack_in(dir: &Path, endpoint: &str, args: &[&str]) -> Run {
+    run(command_in(dir, endpoint, args))
+}
+
+/// xorshift64*, seeded through splitmix64 so any seed (0 included) works and a seed replays
+/// exactly; no crate needed.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        Rng((z ^ (z >> 31)) | 1)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Uniform in [0, 1).
+    pub fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// Deletes every event source mapping of `function`, as a student might by mistake.
+pub async fn delete_mappings(c: &Clients, function: &str) {
+    let listed = c
+        .lambda
+        .list_event_source_mappings()
+        .function_name(function)
+        .send()
+        .await
+        .unwrap();
+    for m in listed.event_source_mappings() {
+        c.lambda
+            .delete_event_source_mapping()
+            .uuid(m.uuid().unwrap())
+            .send()
+            .await
+            .unwrap();
     }
 }
 

@@ -5,7 +5,7 @@ use std::time::Instant;
 use anyhow::Result;
 use tokio_util::sync::CancellationToken;
 
-use super::up::{endpoint_gone_message, exit_code, plan_of};
+use super::report::{as_changes, conclude, progress};
 use crate::Exit;
 use crate::aws::Ctx;
 use crate::cli::{DownArgs, Format, Global};
@@ -24,57 +24,38 @@ pub async fn run(
     let started = Instant::now();
     let engine = Engine::new(ctx, stack)?;
     let observed = engine.observe().await?;
-    let text = g.output == Format::Text;
     let outcomes = engine
-        .destroy(&observed, args.include_unowned, cancel, &|o| {
-            if text {
-                output::outcome(o, g.verbose)
-            }
-        })
+        .destroy(&observed, args.include_unowned, cancel, &progress(g))
         .await;
+    // Leaving someone else's resource alone is what down should do, not a failure.
     let failed: Vec<&Outcome> = outcomes.iter().filter(|o| o.failed()).collect();
-    let calls = ctx.calls.snapshot();
     if g.output == Format::Json {
         output::json(&serde_json::json!({
             "ok": failed.is_empty() && !cancel.is_cancelled(),
             "outcomes": outcomes,
-            "calls": calls,
+            "calls": ctx.calls.snapshot(),
             "elapsed_ms": started.elapsed().as_millis() as u64,
         }));
-    } else {
-        let done = Summary::of(&plan_of(&outcomes));
-        let verb = if failed.is_empty() {
-            "Finished"
-        } else {
-            "Incomplete"
-        };
+    }
+    let done = Summary::of(&as_changes(&outcomes));
+    let exit = conclude(
+        ctx,
+        g,
+        &outcomes,
+        &failed,
+        cancel,
+        started,
+        &format!("{} deleted", done.delete),
+    );
+    if g.output == Format::Text && done.not_owned > 0 {
         output::status(
-            verb,
+            "Note",
             format_args!(
-                "{} deleted in {:.2}s",
-                done.delete,
-                started.elapsed().as_secs_f64()
+                "{} left alone ({}); `exstack down --include-unowned` also deletes untagged ones",
+                done.not_owned,
+                render::summary_line(&done)
             ),
         );
-        if done.not_owned > 0 {
-            output::status(
-                "Note",
-                format_args!(
-                    "{} left alone ({}); `exstack down --include-unowned` also deletes untagged ones",
-                    done.not_owned,
-                    render::summary_line(&done)
-                ),
-            );
-        }
-        if g.verbose {
-            output::status(
-                "Calls",
-                format_args!("{} reads, {} writes", calls.reads, calls.writes),
-            );
-        }
     }
-    if let Some(message) = endpoint_gone_message(ctx, &outcomes) {
-        eprintln!("error: {message}");
-    }
-    Ok(exit_code(&failed, cancel))
+    Ok(exit)
 }

@@ -2,6 +2,7 @@
 
 mod down;
 mod outputs;
+mod report;
 mod status;
 mod up;
 mod validate;

@@ -1,0 +1,100 @@
+//! What `up` and `down` share: progress lines while the walk runs, and the closing lines.
+
+use std::time::Instant;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::Exit;
+use crate::aws::Ctx;
+use crate::aws::errors::UNREACHABLE;
+use crate::cli::{Format, Global};
+use crate::engine::{Outcome, OutcomeResult};
+use crate::output;
+use crate::plan::{Action, Change};
+
+/// Prints each outcome as it happens, in text mode.
+pub fn progress(g: &Global) -> impl Fn(&Outcome) + Sync + '_ {
+    move |o| {
+        if g.output == Format::Text {
+            output::outcome(o, g.verbose)
+        }
+    }
+}
+
+/// The headline (`Finished …` or `Incomplete …`), the call counts with `-v`, the one-line
+/// error when the endpoint went away, and the exit code.
+pub fn conclude(
+    ctx: &Ctx,
+    g: &Global,
+    outcomes: &[Outcome],
+    failed: &[&Outcome],
+    cancel: &CancellationToken,
+    started: Instant,
+    what: &str,
+) -> Exit {
+    if g.output == Format::Text {
+        let verb = if failed.is_empty() {
+            "Finished"
+        } else {
+            "Incomplete"
+        };
+        output::status(
+            verb,
+            format_args!("{what} in {:.2}s", started.elapsed().as_secs_f64()),
+        );
+        if g.verbose {
+            let calls = ctx.calls.snapshot();
+            output::status(
+                "Calls",
+                format_args!("{} reads, {} writes", calls.reads, calls.writes),
+            );
+        }
+    }
+    if let Some(message) = endpoint_gone_message(ctx, outcomes) {
+        eprintln!("error: {message}");
+    }
+    if cancel.is_cancelled() {
+        Exit::Interrupted
+    } else if failed.is_empty() {
+        Exit::Success
+    } else {
+        Exit::Failure
+    }
+}
+
+/// What was actually done, in the plan's vocabulary, for the summary line.
+pub fn as_changes(outcomes: &[Outcome]) -> Vec<Change> {
+    outcomes
+        .iter()
+        .map(|o| Change {
+            id: o.id.clone(),
+            action: match o.result {
+                OutcomeResult::Done => o.action,
+                OutcomeResult::NotOwned(_) => Action::NotOwned,
+                _ => Action::NoOp,
+            },
+            fields: Vec::new(),
+            owner: None,
+        })
+        .collect()
+}
+
+/// When the endpoint stopped answering mid-run: one line naming it and what was left undone.
+fn endpoint_gone_message(ctx: &Ctx, outcomes: &[Outcome]) -> Option<String> {
+    let gone = outcomes.iter().any(|o| match &o.result {
+        OutcomeResult::Failed(e) => e.contains(UNREACHABLE),
+        _ => false,
+    });
+    let undone: Vec<String> = outcomes
+        .iter()
+        .filter(|o| o.failed())
+        .map(|o| o.id.to_string())
+        .collect();
+    gone.then(|| {
+        format!(
+            "{} stopped answering; left undone: {}. Run the command again once LocalStack is back",
+            ctx.target.describe(),
+            undone.join(", ")
+        )
+    })
+}
