@@ -830,7 +830,11 @@ mod fuzz {
     const REPO_STACK: &str = include_str!("../../stack.toml");
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+        // 2000 cases in CI; PROPTEST_CASES=<n> for a longer run.
+        #![proptest_config(ProptestConfig {
+            cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2000),
+            ..ProptestConfig::default()
+        })]
 
         /// Arbitrary bytes: an error or a stack, never a panic.
         #[test]
