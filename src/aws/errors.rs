@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
-/// How an unreachable endpoint is described, so a summary can recognise it.
+/// How an unreachable endpoint is described in errors.
 pub const UNREACHABLE: &str = "no answer from the endpoint (connection refused or timed out)";
 
 /// A failed AWS call, with the operation named so a person knows which call failed.
@@ -83,9 +83,7 @@ where
             // A service error says it best in its own code and message; the SDK's full context
             // (which includes the raw response) is for the other kinds.
             let detail = match (&e, e.code(), e.message()) {
-                _ if unreachable => {
-                    "no answer from the endpoint (connection refused or timed out)".to_owned()
-                }
+                _ if unreachable => UNREACHABLE.to_owned(),
                 (SdkError::ServiceError(_), Some(code), Some(message)) => {
                     format!("{code}: {message}")
                 }

@@ -6,7 +6,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::Exit;
 use crate::aws::Ctx;
-use crate::aws::errors::UNREACHABLE;
 use crate::cli::{Format, Global};
 use crate::engine::{Outcome, OutcomeResult};
 use crate::output;
@@ -81,10 +80,7 @@ pub fn as_changes(outcomes: &[Outcome]) -> Vec<Change> {
 
 /// When the endpoint stopped answering mid-run: one line naming it and what was left undone.
 fn endpoint_gone_message(ctx: &Ctx, outcomes: &[Outcome]) -> Option<String> {
-    let gone = outcomes.iter().any(|o| match &o.result {
-        OutcomeResult::Failed(e) => e.contains(UNREACHABLE),
-        _ => false,
-    });
+    let gone = outcomes.iter().any(|o| o.unreachable);
     let undone: Vec<String> = outcomes
         .iter()
         .filter(|o| o.failed())

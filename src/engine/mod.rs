@@ -41,6 +41,9 @@ pub struct Outcome {
     /// ARNs, URLs and ids after the step, for `outputs` and dependents.
     #[serde(skip)]
     pub outputs: Option<Outputs>,
+    /// Failed because the endpoint stopped answering, not because the request was refused.
+    #[serde(skip)]
+    pub unreachable: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -341,14 +344,10 @@ impl<'a> Engine<'a> {
                     )
                 }
                 Event::Settled(id, action, outputs, result, started) => {
-                    let r = match result {
-                        Ok(()) => OutcomeResult::Done,
-                        Err(e) => {
-                            endpoint_gone |= is_unreachable(&e);
-                            OutcomeResult::Failed(format!("{e:#}"))
-                        }
+                    let o = match result {
+                        Ok(()) => outcome(&id, action, OutcomeResult::Done, started.elapsed()),
+                        Err(e) => failure(&id, action, &e, started),
                     };
-                    let o = outcome(&id, action, r, started.elapsed());
                     (id, Outcome { outputs, ..o })
                 }
                 Event::Stepped(id, Err(StepError::NotOwned(why)), started) => {
@@ -364,16 +363,11 @@ impl<'a> Engine<'a> {
                     (id, o)
                 }
                 Event::Stepped(id, Err(StepError::Failed(action, e)), started) => {
-                    endpoint_gone |= is_unreachable(&e);
-                    let o = outcome(
-                        &id,
-                        action,
-                        OutcomeResult::Failed(format!("{e:#}")),
-                        started.elapsed(),
-                    );
+                    let o = failure(&id, action, &e, started);
                     (id, o)
                 }
             };
+            endpoint_gone |= o.unreachable;
             finished.insert(id);
             report(&o);
             outcomes.push(o);
@@ -496,6 +490,14 @@ fn not_owned(change: &Change) -> StepError {
     StepError::NotOwned(whose)
 }
 
+fn failure(id: &ResourceId, action: Action, e: &anyhow::Error, started: Instant) -> Outcome {
+    let result = OutcomeResult::Failed(format!("{e:#}"));
+    Outcome {
+        unreachable: is_unreachable(e),
+        ..outcome(id, action, result, started.elapsed())
+    }
+}
+
 fn outcome(id: &ResourceId, action: Action, result: OutcomeResult, elapsed: Duration) -> Outcome {
     Outcome {
         id: id.clone(),
@@ -503,5 +505,6 @@ fn outcome(id: &ResourceId, action: Action, result: OutcomeResult, elapsed: Dura
         result,
         elapsed,
         outputs: None,
+        unreachable: false,
     }
 }
