@@ -560,3 +560,24 @@ fn down_empties_a_big_bucket_in_batches() {
     assert!((3..=4).contains(&batches), "{batches} DeleteObjects calls");
     assert!(secs < 20.0, "down took {secs:.1}s");
 }
+
+// ---------------------------------------------------------------------------------------------
+// A create that loses its race
+
+/// A run killed while its CreateFunction is still being served leaves the next run reading
+/// "no such function" and then hearing "already exists". That next run takes what it finds
+/// (tagged as this stack's) and goes on, instead of retrying the create until it gives up.
+#[tokio::test]
+async fn a_create_that_loses_its_race_adopts_the_winner() {
+    let lab = Lab::new("lostrace");
+    let c = lab.clients().await;
+    let up = exstack_env(
+        &lab,
+        &["up", "-o", "json"],
+        &[("EXSTACK_FAULT_LOSE_CREATE_RACE", "policies,roles,functions")],
+    );
+    assert_eq!(up.code, 0, "stdout:\n{}\nstderr:\n{}", up.stdout, up.stderr);
+    if let Err(e) = converged(&lab, &c).await {
+        panic!("{e}");
+    }
+}

@@ -48,16 +48,31 @@ impl AwsError {
         ])
     }
 
+    /// A create lost a race: the thing exists now although the read before it saw nothing
+    /// (a run killed mid-request, another `up` at the same moment, a person).
+    pub fn is_already_exists(&self) -> bool {
+        self.has_code(&[
+            "EntityAlreadyExists",
+            "BucketAlreadyOwnedByYou",
+            "QueueAlreadyExists",
+            "QueueNameExists",
+            "AWS.SimpleQueueService.QueueNameExists",
+        ]) || (self.has_code(&["ResourceConflictException"])
+            && self.message_contains("already exist"))
+    }
+
     /// Worth retrying here: the request was fine but the resource was busy or not yet visible.
     /// Throttling and 5xx answers are not listed: the SDK's own retry already had its attempts.
+    /// Lambda says "already exists" with the same code as "busy": waiting cannot cure that one.
     pub fn is_transient(&self) -> bool {
-        self.has_code(&[
+        let busy = self.has_code(&[
             "ResourceConflictException",
             "ConflictException",
             "OperationAborted",
             "AWS.SimpleQueueService.QueueDeletedRecently",
             "QueueDeletedRecently",
-        ]) || self.is_iam_propagation()
+        ]);
+        (busy && !self.is_already_exists()) || self.is_iam_propagation()
     }
 
     /// IAM is eventually consistent: a new role may not be assumable for a few seconds.
@@ -200,5 +215,43 @@ where
         }
         tokio::time::sleep(wait).await;
         wait = patience.next(start.elapsed(), wait);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(code: &str, message: &str) -> AwsError {
+        AwsError {
+            operation: "CreateFunction",
+            code: Some(code.into()),
+            message: Some(message.into()),
+            unreachable: false,
+            detail: String::new(),
+        }
+    }
+
+    #[test]
+    fn lambda_conflicts_are_told_apart_by_their_message() {
+        let exists = error(
+            "ResourceConflictException",
+            "Function already exist: api-enqueue",
+        );
+        let busy = error(
+            "ResourceConflictException",
+            "The operation cannot be performed at this time. An update is in progress",
+        );
+        assert!(exists.is_already_exists() && !exists.is_transient());
+        assert!(busy.is_transient() && !busy.is_already_exists());
+    }
+
+    #[test]
+    fn each_service_says_already_exists_its_own_way() {
+        assert!(
+            error("EntityAlreadyExists", "Role with name x already exists.").is_already_exists()
+        );
+        assert!(error("BucketAlreadyOwnedByYou", "").is_already_exists());
+        assert!(!error("NoSuchEntity", "").is_already_exists());
     }
 }

@@ -12,6 +12,7 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::aws::Ctx;
+use crate::aws::errors::AwsError;
 use crate::graph::Graph;
 use crate::manifest::Stack;
 use crate::plan::{self, Action, Change};
@@ -414,7 +415,15 @@ impl<'a> Engine<'a> {
         let ctx = self.ctx;
         let outputs = match (change.action, &live) {
             (Action::NotOwned, _) => return Err(not_owned(&change)),
-            (Action::Create, _) => resource.create(ctx).await.map_err(fail)?,
+            (Action::Create, _) => match create(ctx, resource.as_ref()).await {
+                Err(e) if is_already_exists(&e) => {
+                    let live = read_after_lost_race(ctx, resource.as_ref())
+                        .await
+                        .map_err(fail)?;
+                    return Box::pin(self.converge(resource, Some(live), adopt)).await;
+                }
+                created => created.map_err(fail)?,
+            },
             (Action::NoOp | Action::Update, Some(live)) => {
                 if live.owner != resources::Owner::Us {
                     resource.tag(ctx, live).await.map_err(fail)?;
@@ -446,11 +455,59 @@ impl<'a> Engine<'a> {
 
 /// The endpoint itself is gone (connection refused, timeouts), not one request refused.
 fn is_unreachable(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<crate::aws::errors::AwsError>()
-            .is_some_and(|a| a.unreachable)
-    })
+    any_aws_error(e, |a| a.unreachable)
 }
+
+/// A create refused because the thing exists after all.
+fn is_already_exists(e: &anyhow::Error) -> bool {
+    any_aws_error(e, AwsError::is_already_exists)
+}
+
+fn any_aws_error(e: &anyhow::Error, test: impl Fn(&AwsError) -> bool) -> bool {
+    e.chain()
+        .any(|c| c.downcast_ref::<AwsError>().is_some_and(&test))
+}
+
+/// After a create lost a race, reads what won it. A run killed in the middle of a create
+/// (its request still being served) is the usual winner: its tags may land a moment after
+/// the resource itself, so an untagged answer is read again for a short while before it is
+/// taken as someone else's. The caller plans against the answer like any other read, so
+/// something a person made is still never touched.
+async fn read_after_lost_race(ctx: &Ctx, resource: &dyn Resource) -> Result<Live> {
+    let give_up = Instant::now() + LOST_RACE_TAG_WAIT;
+    let mut wait = ctx.patience.first_wait;
+    loop {
+        let live = resource.read(ctx).await?;
+        match live {
+            Some(live) if live.owner == resources::Owner::Us || Instant::now() >= give_up => {
+                return Ok(live);
+            }
+            None if Instant::now() >= give_up => {
+                return Err(anyhow!(
+                    "{} was refused as already existing, yet reading it finds nothing; run the command again",
+                    resource.id()
+                ));
+            }
+            _ => {}
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_millis(500));
+    }
+}
+
+/// Creates, first letting a rival create the same thing when a test asks for it:
+/// `EXSTACK_FAULT_LOSE_CREATE_RACE=functions,roles` replays what a run killed mid-request
+/// leaves behind (its create still being served while the next run reads).
+async fn create(ctx: &Ctx, resource: &dyn Resource) -> Result<Outputs> {
+    let rival = std::env::var("EXSTACK_FAULT_LOSE_CREATE_RACE").unwrap_or_default();
+    if rival.split(',').any(|t| t == resource.id().kind.table()) {
+        resource.create(ctx).await?;
+    }
+    resource.create(ctx).await
+}
+
+/// How long an untagged winner of a create race may take to show its ownership tags.
+const LOST_RACE_TAG_WAIT: Duration = Duration::from_secs(3);
 
 /// What one step did, and what is left to wait for before it counts as done.
 pub struct Step<'a> {
