@@ -90,7 +90,7 @@ impl RunFiles {
 
 /// `http://localhost:4566`, `http://127.0.0.1:4566/` and `http://s3.localhost.localstack.cloud:4566`
 /// are one LocalStack.
-fn canonical_endpoint(endpoint: &str) -> String {
+pub fn canonical_endpoint(endpoint: &str) -> String {
     let (scheme, rest) = endpoint.split_once("://").unwrap_or(("http", endpoint));
     let authority = rest.split('/').next().unwrap_or(rest);
     let (host, port) = match authority.rsplit_once(':') {

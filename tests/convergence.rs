@@ -23,14 +23,14 @@ use std::time::{Duration, Instant};
 use aws_sdk_apigateway::types::{Op, PatchOperation};
 use aws_sdk_sqs::types::QueueAttributeName;
 
-use crate::util::{Clients, Lab, Rng, Run, command_in, run};
+use crate::util::{Clients, Lab, Rng, Run, run};
 
 // ---------------------------------------------------------------------------------------------
 // Shared helpers
 
 /// The exstack binary for `lab`, with the same clean environment as `Lab::exstack`.
 pub(crate) fn command(lab: &Lab, args: &[&str]) -> Command {
-    command_in(lab.dir.path(), &lab.endpoint, args)
+    lab.command(args)
 }
 
 /// Runs exstack with extra environment variables.

@@ -66,7 +66,8 @@ async fn redrive_policy() {
         |c, lab| async move {
             let url = c.queue_url(&lab.name("task-queue")).await;
             let dlq = format!(
-                "arn:aws:sqs:us-east-1:000000000000:{}",
+                "arn:aws:sqs:us-east-1:{}:{}",
+                c.account().await,
                 lab.name("task-dlq")
             );
             let policy = format!(r#"{{"deadLetterTargetArn":"{dlq}","maxReceiveCount":"7"}}"#);
@@ -150,7 +151,8 @@ async fn edited_function_code() {
 async fn detached_policy() {
     drift_case("ddetach", "attached_policies:", |c, lab| async move {
         let arn = format!(
-            "arn:aws:iam::000000000000:policy/{}",
+            "arn:aws:iam::{}:policy/{}",
+            c.account().await,
             lab.name("SQSProcessorPolicy")
         );
         c.iam
@@ -168,7 +170,7 @@ async fn detached_policy() {
 #[tokio::test]
 async fn changed_policy_document() {
     drift_case("dpoldoc", "document:", |c, lab| async move {
-        let arn = format!("arn:aws:iam::000000000000:policy/{}", lab.name("ApiEnqueuePolicy"));
+        let arn = format!("arn:aws:iam::{}:policy/{}", c.account().await, lab.name("ApiEnqueuePolicy"));
         let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sqs:*","Resource":"*"}]}"#;
         c.iam.create_policy_version().policy_arn(arn).policy_document(doc).set_as_default(true).send().await.unwrap();
         lab

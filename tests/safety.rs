@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use crate::util::{Lab, exstack_in};
+use crate::util::{Lab, Target, command_in, exstack_in, run, target};
 
 #[test]
 fn nothing_at_the_endpoint_is_one_clear_line() {
@@ -22,10 +22,8 @@ fn nothing_at_the_endpoint_is_one_clear_line() {
     );
 }
 
-/// Something that answers HTTP but is not LocalStack (here: a port that returns 404 for
-/// the health path) is refused before any AWS call.
-#[test]
-fn non_localstack_endpoint_is_refused() {
+/// An HTTP server that answers 404 to everything: something, but not LocalStack or an AWS API.
+fn not_found_server() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
@@ -37,8 +35,16 @@ fn non_localstack_endpoint_is_refused() {
             let _ = stream.write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n");
         }
     });
+    format!("http://127.0.0.1:{port}")
+}
+
+/// Something that answers HTTP but is not LocalStack (here: a port that returns 404 for
+/// the health path) is refused before any AWS call, and the refusal says how to name it.
+#[test]
+fn non_localstack_endpoint_is_refused() {
+    let endpoint = not_found_server();
     let lab = Lab::new("notls");
-    let run = exstack_in(lab.dir.path(), &format!("http://127.0.0.1:{port}"), &["up"]);
+    let run = exstack_in(lab.dir.path(), &endpoint, &["up"]);
     assert_eq!(run.code, 1);
     assert!(
         run.stderr.contains("does not look like LocalStack"),
@@ -46,6 +52,67 @@ fn non_localstack_endpoint_is_refused() {
         run.stderr
     );
     assert!(run.stderr.contains("--aws"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!("EXSTACK_EMULATOR={endpoint}")),
+        "{}",
+        run.stderr
+    );
+}
+
+/// Naming an endpoint in EXSTACK_EMULATOR is what lets exstack act on it: the same server is
+/// then asked who we are (STS), and its non-AWS answer stops the run there. Naming another
+/// endpoint does not count.
+#[test]
+fn only_the_named_endpoint_is_taken_for_an_emulator() {
+    let endpoint = not_found_server();
+    let lab = Lab::new("named");
+    let with = |declared: &str| {
+        let mut cmd = command_in(lab.dir.path(), &endpoint, &["status"]);
+        cmd.env("EXSTACK_EMULATOR", declared);
+        run(cmd)
+    };
+    let other = with("http://127.0.0.1:9, http://localhost:1");
+    assert_eq!(other.code, 1);
+    assert!(
+        other.stderr.contains("does not look like LocalStack"),
+        "{}",
+        other.stderr
+    );
+    let named = with(&endpoint.replace("127.0.0.1", "localhost"));
+    assert_eq!(named.code, 1);
+    assert!(
+        !named.stderr.contains("does not look like LocalStack"),
+        "{}",
+        named.stderr
+    );
+    assert!(
+        named.stderr.contains("GetCallerIdentity failed: HTTP 404"),
+        "{}",
+        named.stderr
+    );
+}
+
+/// moto (when it is the test target) is refused like any other non-LocalStack endpoint until
+/// it is named, and acted on once it is.
+#[test]
+fn moto_is_acted_on_only_when_named() {
+    if target() != Target::Moto {
+        eprintln!("skipped moto_is_acted_on_only_when_named: needs EXSTACK_TEST_TARGET=moto");
+        return;
+    }
+    let lab = Lab::new("motonamed");
+    let mut unnamed = lab.command(&["status"]);
+    unnamed.env_remove("EXSTACK_EMULATOR");
+    let unnamed = run(unnamed);
+    assert_eq!(unnamed.code, 1);
+    assert!(
+        unnamed.stderr.contains("does not look like LocalStack"),
+        "{}",
+        unnamed.stderr
+    );
+    // Named: read, found nothing (exit 3 = not in sync).
+    let named = lab.exstack(&["status"]);
+    assert_eq!(named.code, 3, "{}", named.stderr);
 }
 
 /// Planted credentials never appear in any output, at any verbosity, errors included.

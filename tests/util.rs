@@ -11,6 +11,33 @@ pub fn endpoint() -> String {
     std::env::var("EXSTACK_TEST_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:4566".into())
 }
 
+/// What answers at $EXSTACK_TEST_ENDPOINT: `EXSTACK_TEST_TARGET=moto` for moto's server
+/// (named to exstack as an emulator), LocalStack otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    LocalStack,
+    Moto,
+}
+
+pub fn target() -> Target {
+    match std::env::var("EXSTACK_TEST_TARGET").as_deref() {
+        Ok("moto") => Target::Moto,
+        Ok("localstack") | Ok("") | Err(_) => Target::LocalStack,
+        Ok(other) => panic!("EXSTACK_TEST_TARGET={other}: expected `localstack` or `moto`"),
+    }
+}
+
+/// For tests that need functions to run: true (after saying why) where they cannot.
+pub fn skip_without_function_execution(test: &str) -> bool {
+    let skip = target() == Target::Moto;
+    if skip {
+        eprintln!(
+            "skipped {test}: moto's server runs no Lambda functions (EXSTACK_TEST_TARGET=moto)"
+        );
+    }
+    skip
+}
+
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -36,6 +63,8 @@ pub struct Lab {
     pub dir: tempfile::TempDir,
     pub suffix: String,
     pub endpoint: String,
+    /// The endpoint named in EXSTACK_EMULATOR for exstack, when the target is not LocalStack.
+    pub emulator: Option<String>,
 }
 
 pub struct Run {
@@ -97,6 +126,7 @@ impl Lab {
             dir,
             suffix,
             endpoint: endpoint.to_owned(),
+            emulator: (target() == Target::Moto).then(|| endpoint.to_owned()),
         }
     }
 
@@ -117,7 +147,16 @@ impl Lab {
     }
 
     pub fn exstack(&self, args: &[&str]) -> Run {
-        exstack_in(self.dir.path(), &self.endpoint, args)
+        run(self.command(args))
+    }
+
+    /// exstack in this lab, with this lab's emulator (if any) named to it.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = command_in(self.dir.path(), &self.endpoint, args);
+        if let Some(e) = &self.emulator {
+            cmd.env("EXSTACK_EMULATOR", e);
+        }
+        cmd
     }
 
     pub async fn clients(&self) -> Clients {
@@ -128,11 +167,12 @@ impl Lab {
 /// A test that fails half-way still cleans up after itself, so LocalStack does not fill up.
 impl Drop for Lab {
     fn drop(&mut self) {
-        let _ = exstack_in(self.dir.path(), &self.endpoint, &["down"]);
+        let _ = run(self.command(&["down"]));
     }
 }
 
-/// The exstack binary in `dir` with a clean AWS environment pointed at `endpoint`.
+/// The exstack binary in `dir` with a clean AWS environment pointed at `endpoint`; the test
+/// target is named as an emulator when it is one (never `endpoint` itself, which may be a fake).
 pub fn command_in(dir: &Path, endpoint: &str, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_exstack"));
     cmd.current_dir(dir)
@@ -140,7 +180,11 @@ pub fn command_in(dir: &Path, endpoint: &str, args: &[&str]) -> Command {
         .env("AWS_ENDPOINT_URL", endpoint)
         .env_remove("AWS_REGION")
         .env_remove("AWS_PROFILE")
+        .env_remove("EXSTACK_EMULATOR")
         .env_remove("EXSTACK_FAULT_DIE_AFTER_WRITES");
+    if target() == Target::Moto {
+        cmd.env("EXSTACK_EMULATOR", self::endpoint());
+    }
     cmd
 }
 
@@ -216,6 +260,7 @@ pub struct Clients {
     pub iam: aws_sdk_iam::Client,
     pub lambda: aws_sdk_lambda::Client,
     pub apigateway: aws_sdk_apigateway::Client,
+    pub sts: aws_sdk_sts::Client,
 }
 
 impl Clients {
@@ -236,7 +281,14 @@ impl Clients {
             iam: aws_sdk_iam::Client::new(&config),
             lambda: aws_sdk_lambda::Client::new(&config),
             apigateway: aws_sdk_apigateway::Client::new(&config),
+            sts: aws_sdk_sts::Client::new(&config),
         }
+    }
+
+    /// The account the target says we are in (LocalStack 000000000000, moto 123456789012).
+    pub async fn account(&self) -> String {
+        let who = self.sts.get_caller_identity().send().await.unwrap();
+        who.account.unwrap()
     }
 
     pub async fn queue_url(&self, name: &str) -> String {

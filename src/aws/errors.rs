@@ -19,6 +19,8 @@ pub struct AwsError {
     pub message: Option<String>,
     /// Connection refused, timeouts: the endpoint, not the request, is the problem.
     pub unreachable: bool,
+    /// How long the service asked us to wait before trying again (`Retry-After`).
+    pub retry_after: Option<Duration>,
     detail: String,
 }
 
@@ -75,6 +77,11 @@ impl AwsError {
         (busy && !self.is_already_exists()) || self.is_iam_propagation()
     }
 
+    /// Throttled past the SDK's own retries (API Gateway's per-account limits).
+    pub fn is_too_many_requests(&self) -> bool {
+        self.has_code(&["TooManyRequestsException"])
+    }
+
     /// IAM is eventually consistent: a new role may not be assumable for a few seconds.
     pub fn is_iam_propagation(&self) -> bool {
         self.has_code(&["InvalidParameterValueException"])
@@ -112,15 +119,31 @@ where
                 }
                 _ => DisplayErrorContext(&e).to_string(),
             };
+            let retry_after = match &e {
+                SdkError::ServiceError(se) => se
+                    .raw()
+                    .headers()
+                    .get("retry-after")
+                    .and_then(parse_retry_after),
+                _ => None,
+            };
             AwsError {
                 operation,
                 code: e.code().map(str::to_owned),
                 message: e.message().map(str::to_owned),
                 unreachable,
+                retry_after,
                 detail,
             }
         })
     }
+}
+
+/// `Retry-After` in seconds (API Gateway sends whole seconds; a fraction is tolerated).
+/// The HTTP-date form is not used by AWS APIs and is ignored.
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    let secs: f64 = value.trim().parse().ok()?;
+    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(3600.0)))
 }
 
 /// `Ok(None)` for "not found", the value otherwise; other errors pass through.
@@ -219,17 +242,36 @@ where
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn error(code: &str, message: &str) -> AwsError {
+impl AwsError {
+    pub fn for_test(code: &str, message: &str) -> AwsError {
         AwsError {
             operation: "CreateFunction",
             code: Some(code.into()),
             message: Some(message.into()),
             unreachable: false,
-            detail: String::new(),
+            retry_after: None,
+            detail: format!("{code}: {message}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(code: &str, message: &str) -> AwsError {
+        AwsError::for_test(code, message)
+    }
+
+    #[test]
+    fn retry_after_is_read_in_seconds() {
+        assert_eq!(parse_retry_after("30"), Some(Duration::from_secs(30)));
+        assert_eq!(
+            parse_retry_after(" 1.5 "),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+        assert_eq!(parse_retry_after("-1"), None);
     }
 
     #[test]

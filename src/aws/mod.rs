@@ -1,7 +1,9 @@
 //! Everything that talks to AWS starts here: where (endpoint, region), as whom (credentials),
 //! and the one context that owns every client, built from one SDK config.
 
+pub mod arn;
 pub mod errors;
+pub mod pacer;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -22,9 +24,26 @@ use aws_smithy_types::config_bag::ConfigBag;
 use serde::Serialize;
 
 use errors::{AwsResult, Patience};
+use pacer::Pacer;
 
 pub const DEFAULT_ENDPOINT: &str = "http://localhost:4566";
 pub const DEFAULT_REGION: &str = "us-east-1";
+
+/// Names endpoints that are AWS emulators other than LocalStack (say, moto): a URL, or several
+/// separated by commas. Only a named endpoint is acted on; see [`discover`].
+pub const EMULATOR_ENV: &str = "EXSTACK_EMULATOR";
+
+/// What implements the AWS APIs at the target. Everything that differs between them (URL
+/// forms, patience, pacing) asks this, and only [`discover`] decides it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Platform {
+    /// Answers LocalStack's health check: its invoke URLs and host names are available.
+    LocalStack,
+    /// Another implementation of the AWS APIs, named as one in `EXSTACK_EMULATOR`.
+    Emulator,
+    /// Real AWS, reached through the SDK's own endpoint resolution.
+    Aws,
+}
 
 /// Where commands act. Real AWS only when asked for by name (`--aws` or `allow_aws`).
 #[derive(Debug, Clone)]
@@ -158,8 +177,14 @@ pub struct Ctx {
     pub stack: String,
     pub calls: Arc<Calls>,
     pub patience: Patience,
-    /// The account the credentials act in (LocalStack: 000000000000).
+    /// The account the credentials act in, from STS (LocalStack: 000000000000, moto: 123456789012).
     pub account: String,
+    pub platform: Platform,
+    /// API Gateway's per-account rate limits, kept on real AWS only (shared per account).
+    pub pacer: Option<Arc<Pacer>>,
+    /// Whether an emulator serves a deployed API at `{endpoint}/restapis/{id}/{stage}/_user_request_`,
+    /// by API id, as probed once per run.
+    user_requests: Mutex<BTreeMap<String, bool>>,
     /// The run lock and the journal of unfinished creations.
     pub run_files: crate::runfiles::RunFiles,
 }
@@ -167,8 +192,9 @@ pub struct Ctx {
 impl Ctx {
     /// Checks the endpoint, builds every client and learns the account id.
     pub async fn connect(target: Target, stack: &str) -> Result<Ctx> {
-        check_endpoint(&target).await?;
+        let platform = discover(&target).await?;
         let mut ctx = Ctx::new(target, stack).await;
+        ctx.platform = platform;
         ctx.account = match ctx.account_id().await {
             Err(e)
                 if e.downcast_ref::<errors::AwsError>()
@@ -181,7 +207,85 @@ impl Ctx {
             }
             other => other?,
         };
+        if platform == Platform::Aws {
+            let region = &ctx.target.region;
+            let key = format!("{}:{}", arn::partition(region), ctx.account);
+            ctx.pacer = Some(Pacer::for_account(&key));
+        }
         Ok(ctx)
+    }
+
+    /// An ARN in the target's partition, region and account.
+    pub fn arn(&self, service: &str, resource: &str) -> String {
+        arn::arn(&self.target.region, service, &self.account, resource)
+    }
+
+    /// Where a deployed REST API stage answers, if anywhere: real AWS's execute-api host;
+    /// LocalStack's path form; on another emulator that path form only when it serves it.
+    pub async fn api_url(&self, api_id: &str, stage: &str) -> Option<String> {
+        let endpoint = match (&self.target.endpoint, self.platform) {
+            (None, _) | (_, Platform::Aws) => {
+                return Some(arn::execute_api_url(api_id, &self.target.region, stage));
+            }
+            (Some(e), _) => e.trim_end_matches('/'),
+        };
+        let url = format!("{endpoint}/restapis/{api_id}/{stage}/_user_request_");
+        match self.platform {
+            Platform::LocalStack => Some(url),
+            _ => self.serves_user_requests(api_id, &url).await.then_some(url),
+        }
+    }
+
+    /// LocalStack's host-name form of a stage URL, `http://<id>.execute-api.localhost.localstack.cloud:<port>/<stage>`.
+    pub fn localstack_host_url(&self, api_id: &str, stage: &str) -> Option<String> {
+        if self.platform != Platform::LocalStack {
+            return None;
+        }
+        let endpoint = self.target.endpoint.as_deref()?;
+        let authority = endpoint.split("://").nth(1)?.split('/').next()?;
+        let port = authority
+            .rsplit_once(':')
+            .map(|(_, p)| p)
+            .filter(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))?;
+        Some(format!(
+            "http://{api_id}.execute-api.localhost.localstack.cloud:{port}/{stage}"
+        ))
+    }
+
+    /// Asks the emulator once per API: an implementation that routes the path to API Gateway
+    /// answers a method-less path with API Gateway's own error (an `x-amzn-ErrorType` header);
+    /// one that does not falls through to another service (moto: S3's NoSuchBucket).
+    async fn serves_user_requests(&self, api_id: &str, url: &str) -> bool {
+        if let Some(known) = self.user_requests_known(api_id) {
+            return known;
+        }
+        let probe = format!("{url}/exstack-probe");
+        let answer = async {
+            let client = reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .no_proxy()
+                .build()
+                .ok()?;
+            client.get(&probe).send().await.ok()
+        }
+        .await;
+        let served = answer.is_some_and(|r| {
+            r.headers().contains_key("x-amzn-errortype")
+                || r.headers().contains_key("x-amz-apigw-id")
+        });
+        self.user_requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(api_id.to_owned(), served);
+        served
+    }
+
+    fn user_requests_known(&self, api_id: &str) -> Option<bool> {
+        self.user_requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(api_id)
+            .copied()
     }
 
     async fn new(target: Target, stack: &str) -> Ctx {
@@ -234,6 +338,13 @@ impl Ctx {
                 Patience::LOCALSTACK
             },
             account: String::new(),
+            platform: if target.is_aws() {
+                Platform::Aws
+            } else {
+                Platform::LocalStack
+            },
+            pacer: None,
+            user_requests: Mutex::default(),
             run_files: crate::runfiles::RunFiles::new(&target, stack),
             target,
         }
@@ -282,28 +393,109 @@ async fn sdk_config(target: &Target) -> SdkConfig {
     loader.load().await
 }
 
-/// Checks that something answers at a LocalStack endpoint before any AWS call, so a missing
-/// LocalStack is one clear line; refuses a non-LocalStack endpoint unless AWS was chosen.
-pub async fn check_endpoint(target: &Target) -> Result<()> {
+/// Finds out what the target is, before any AWS call: nothing answering is one clear line;
+/// LocalStack answers its health check; any other endpoint is acted on only when
+/// `EXSTACK_EMULATOR` names it, and an AWS host name never counts as an emulator.
+pub async fn discover(target: &Target) -> Result<Platform> {
     let Some(endpoint) = &target.endpoint else {
-        return Ok(());
+        return Ok(Platform::Aws);
     };
+    let declared = std::env::var(EMULATOR_ENV).unwrap_or_default();
+    discover_endpoint(endpoint, &declared).await
+}
+
+async fn discover_endpoint(endpoint: &str, declared: &str) -> Result<Platform> {
+    let named = names_endpoint(declared, endpoint);
+    if named && is_aws_host(endpoint) {
+        bail!(
+            "{endpoint} is real AWS, not an emulator: to act on AWS pass --aws (without --endpoint-url) and remove it from {EMULATOR_ENV}"
+        );
+    }
     let url = format!("{}/_localstack/health", endpoint.trim_end_matches('/'));
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .no_proxy()
         .build()?;
     let answer = client.get(&url).send().await;
-    match answer {
-        Err(e) if e.is_connect() || e.is_timeout() => bail!(
-            "nothing answers at {endpoint}: start LocalStack with `scripts/localstack start` (or a localstack/localstack container), or pass --endpoint-url"
-        ),
+    let response = match answer {
+        Err(e) if e.is_connect() || e.is_timeout() => {
+            let start = if named {
+                "start it (for moto: `scripts/moto start`)"
+            } else {
+                "start LocalStack with `scripts/localstack start` (or a localstack/localstack container)"
+            };
+            bail!("nothing answers at {endpoint}: {start}, or pass --endpoint-url")
+        }
         Err(e) => bail!("cannot reach {endpoint}: {e}"),
-        Ok(r) if r.status().is_success() => Ok(()),
-        Ok(r) => bail!(
-            "{endpoint} answered {} to {url}: it does not look like LocalStack. \
-             To act on real AWS, pass --aws (without --endpoint-url); exstack refuses otherwise",
-            r.status()
-        ),
+        Ok(r) => r,
+    };
+    let status = response.status();
+    let body: Option<serde_json::Value> = response.json().await.ok();
+    let is_localstack =
+        status.is_success() && body.as_ref().is_some_and(|b| b.get("services").is_some());
+    if is_localstack {
+        return Ok(Platform::LocalStack);
+    }
+    if named {
+        return Ok(Platform::Emulator);
+    }
+    bail!(
+        "{endpoint} answered {status} to {url}: it does not look like LocalStack. \
+         If it is another AWS emulator (moto, ...), name it: {EMULATOR_ENV}={endpoint}. \
+         To act on real AWS, pass --aws (without --endpoint-url); exstack refuses otherwise"
+    )
+}
+
+/// Whether `declared` (URLs separated by commas or spaces) names `endpoint`, however spelled.
+fn names_endpoint(declared: &str, endpoint: &str) -> bool {
+    let wanted = crate::runfiles::canonical_endpoint(endpoint);
+    declared
+        .split([',', ' '])
+        .filter(|d| !d.trim().is_empty())
+        .any(|d| crate::runfiles::canonical_endpoint(d.trim()) == wanted)
+}
+
+/// AWS's own host names: those are real AWS whatever anyone calls them.
+fn is_aws_host(endpoint: &str) -> bool {
+    let rest = endpoint.split_once("://").map_or(endpoint, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let host = authority
+        .rsplit_once(':')
+        .map_or(authority, |(h, _)| h)
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
+    ["amazonaws.com", "amazonaws.com.cn", "api.aws", "aws.dev"]
+        .iter()
+        .any(|d| host == *d || host.ends_with(&format!(".{d}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_emulator_is_named_by_its_endpoint_however_spelled() {
+        let declared = "http://localhost:5000, http://10.0.0.7:4566";
+        assert!(names_endpoint(declared, "http://127.0.0.1:5000"));
+        assert!(names_endpoint(declared, "http://10.0.0.7:4566/"));
+        assert!(!names_endpoint(declared, "http://127.0.0.1:5001"));
+        assert!(!names_endpoint(declared, "http://10.0.0.8:4566"));
+        assert!(!names_endpoint("", "http://127.0.0.1:5000"));
+    }
+
+    #[test]
+    fn aws_host_names_are_recognised() {
+        assert!(is_aws_host("https://sqs.us-east-1.amazonaws.com"));
+        assert!(is_aws_host("https://lambda.cn-north-1.amazonaws.com.cn/"));
+        assert!(is_aws_host("https://sts.us-east-1.api.aws:443"));
+        assert!(!is_aws_host("http://127.0.0.1:5000"));
+        assert!(!is_aws_host("http://notamazonaws.com:5000"));
+    }
+
+    #[tokio::test]
+    async fn an_aws_host_named_as_an_emulator_is_refused_without_a_request() {
+        let endpoint = "https://sqs.us-east-1.amazonaws.com";
+        let err = discover_endpoint(endpoint, endpoint).await.unwrap_err();
+        assert!(err.to_string().contains("is real AWS"), "{err}");
     }
 }

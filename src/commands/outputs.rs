@@ -39,7 +39,7 @@ pub async fn run(ctx: &Ctx, stack: &Stack, g: &Global) -> Result<Exit> {
     Ok(Exit::Success)
 }
 
-/// Named outputs: queue URLs, buckets, and each API route's URL in LocalStack's two forms.
+/// Named outputs: queue URLs, buckets, and each API route's URL (on LocalStack in its two forms).
 pub fn collect(stack: &Stack, known: &HashMap<ResourceId, Outputs>) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for r in &stack.resources {
@@ -55,17 +55,18 @@ pub fn collect(stack: &Stack, known: &HashMap<ResourceId, Outputs>) -> BTreeMap<
                 out.insert(key("name"), r.id.name.clone());
             }
             Spec::RestApi(api) => {
-                let (Some(id), Some(base)) = (o.get("id"), o.get("url")) else {
-                    continue;
-                };
+                let Some(id) = o.get("id") else { continue };
                 out.insert(key("id"), id.clone());
+                // No `url` where the target cannot serve the stage (an emulator without it).
+                let Some(base) = o.get("url") else { continue };
                 for route in &api.routes {
                     let path = route.path.trim_start_matches('/');
                     out.insert(
                         key(&format!("{} /{path}", route.method)),
                         format!("{base}/{path}"),
                     );
-                    if let Some(host) = host_style_url(base, id, &api.stage) {
+                    // LocalStack's host-name form, only when the target is LocalStack.
+                    if let Some(host) = o.get("host_url") {
                         out.insert(
                             key(&format!("{} /{path} (host)", route.method)),
                             format!("{host}/{path}"),
@@ -77,18 +78,6 @@ pub fn collect(stack: &Stack, known: &HashMap<ResourceId, Outputs>) -> BTreeMap<
         }
     }
     out
-}
-
-/// `http://<id>.execute-api.localhost.localstack.cloud:4566/dev` for a LocalStack base URL.
-fn host_style_url(base: &str, id: &str, stage: &str) -> Option<String> {
-    let rest = base.split("/restapis/").next()?;
-    let port = rest
-        .rsplit_once(':')
-        .map(|(_, p)| p)
-        .filter(|p| p.chars().all(|c| c.is_ascii_digit()))?;
-    Some(format!(
-        "http://{id}.execute-api.localhost.localstack.cloud:{port}/{stage}"
-    ))
 }
 
 pub fn print(outputs: &BTreeMap<String, String>) {

@@ -93,14 +93,18 @@ impl Kind {
         }
     }
 
-    /// Outputs known before the resource exists, so a plan can show real ARNs.
+    /// Outputs known before the resource exists, so a plan can show real ARNs (in the
+    /// region's partition: `arn:aws-cn:` in China, `arn:aws-us-gov:` in GovCloud).
     pub fn predicted_outputs(self, name: &str, account: &str, region: &str) -> Outputs {
+        let arn = |service: &str, resource: String| {
+            Some(crate::aws::arn::arn(region, service, account, &resource))
+        };
         let arn = match self {
-            Kind::Queue => Some(format!("arn:aws:sqs:{region}:{account}:{name}")),
-            Kind::Bucket => Some(format!("arn:aws:s3:::{name}")),
-            Kind::Policy => Some(format!("arn:aws:iam::{account}:policy/{name}")),
-            Kind::Role => Some(format!("arn:aws:iam::{account}:role/{name}")),
-            Kind::Function => Some(format!("arn:aws:lambda:{region}:{account}:function:{name}")),
+            Kind::Queue => arn("sqs", name.to_owned()),
+            Kind::Bucket => arn("s3", name.to_owned()),
+            Kind::Policy => arn("iam", format!("policy/{name}")),
+            Kind::Role => arn("iam", format!("role/{name}")),
+            Kind::Function => arn("lambda", format!("function:{name}")),
             Kind::EventSourceMapping | Kind::RestApi => None,
         };
         let mut out = Outputs::new();
@@ -259,4 +263,37 @@ pub fn owner_of<'a>(
         .find(|(k, _)| k.as_str() == OWNER_TAG)
         .map(|(_, v)| v.as_str());
     Owner::from_tag(tag, stack)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn predicted_arns_follow_the_partition_of_the_region() {
+        let arn = |kind: Kind, region: &str| {
+            kind.predicted_outputs("x", "123456789012", region)["arn"].clone()
+        };
+        assert_eq!(
+            arn(Kind::Queue, "us-east-1"),
+            "arn:aws:sqs:us-east-1:123456789012:x"
+        );
+        assert_eq!(
+            arn(Kind::Queue, "cn-north-1"),
+            "arn:aws-cn:sqs:cn-north-1:123456789012:x"
+        );
+        assert_eq!(
+            arn(Kind::Role, "us-gov-west-1"),
+            "arn:aws-us-gov:iam::123456789012:role/x"
+        );
+        assert_eq!(
+            arn(Kind::Policy, "cn-northwest-1"),
+            "arn:aws-cn:iam::123456789012:policy/x"
+        );
+        assert_eq!(arn(Kind::Bucket, "cn-north-1"), "arn:aws-cn:s3:::x");
+        assert_eq!(
+            arn(Kind::Function, "eu-west-1"),
+            "arn:aws:lambda:eu-west-1:123456789012:function:x"
+        );
+    }
 }

@@ -47,7 +47,7 @@ impl Policy {
     }
 
     fn arn(&self, ctx: &Ctx) -> String {
-        format!("arn:aws:iam::{}:policy/{}", ctx.account, self.id.name)
+        ctx.arn("iam", &format!("policy/{}", self.id.name))
     }
 
     fn outputs(&self, arn: String) -> Outputs {

@@ -10,8 +10,9 @@ use aws_sdk_apigateway::types::{IntegrationType, Op, PatchOperation, RestApi as 
 use sha2::{Digest, Sha256};
 
 use super::{Fields, Kind, Live, OWNER_TAG, Outputs, Owner, Resource, ResourceId, owner_of};
-use crate::aws::Ctx;
 use crate::aws::errors::{AwsResult, Found, retry_transient};
+use crate::aws::pacer::{Paced, paced};
+use crate::aws::{Ctx, arn};
 use crate::manifest::RestApiSpec;
 use crate::plan::FieldDiff;
 use crate::resolve::{Resolver, UNKNOWN, is_unknown};
@@ -41,9 +42,15 @@ impl Route {
     }
 
     fn integration_uri(&self, region: &str) -> String {
-        format!(
-            "arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{}/invocations",
-            self.function_arn
+        // API Gateway's service-integration ARN puts the integrated service where the account goes.
+        arn::arn(
+            region,
+            "apigateway",
+            "lambda",
+            &format!(
+                "path/2015-03-31/functions/{}/invocations",
+                self.function_arn
+            ),
         )
     }
 
@@ -110,9 +117,11 @@ impl RestApi {
         } else {
             &route.method
         };
-        format!(
-            "arn:aws:execute-api:{}:{}:{api_id}/*/{method}{}",
-            self.region, self.account, route.path
+        arn::arn(
+            &self.region,
+            "execute-api",
+            &self.account,
+            &format!("{api_id}/*/{method}{}", route.path),
         )
     }
 
@@ -129,23 +138,20 @@ impl RestApi {
         f
     }
 
-    fn outputs(&self, ctx: &Ctx, api_id: &str) -> Outputs {
-        let url = match &ctx.target.endpoint {
-            Some(endpoint) => format!(
-                "{}/restapis/{api_id}/{}/_user_request_",
-                endpoint.trim_end_matches('/'),
-                self.stage
-            ),
-            None => format!(
-                "https://{api_id}.execute-api.{}.amazonaws.com/{}",
-                self.region, self.stage
-            ),
-        };
-        Outputs::from([
+    /// `url` only where the stage can actually be called (see `Ctx::api_url`); LocalStack's
+    /// host-name form as `host_url`.
+    async fn outputs(&self, ctx: &Ctx, api_id: &str) -> Outputs {
+        let mut out = Outputs::from([
             ("id".into(), api_id.to_owned()),
             ("name".into(), self.id.name.clone()),
-            ("url".into(), url),
-        ])
+        ]);
+        if let Some(url) = ctx.api_url(api_id, &self.stage).await {
+            out.insert("url".into(), url);
+        }
+        if let Some(url) = ctx.localstack_host_url(api_id, &self.stage) {
+            out.insert("host_url".into(), url);
+        }
+        out
     }
 
     /// Every API with this name; more than one happens only when something else made them.
@@ -379,14 +385,23 @@ impl RestApi {
     }
 
     async fn deploy(&self, ctx: &Ctx, api_id: &str) -> Result<()> {
-        ctx.apigateway
-            .create_deployment()
-            .rest_api_id(api_id)
-            .stage_name(&self.stage)
-            .description(format!("{DEPLOYMENT_PREFIX}{}", self.routes_hash()))
-            .send()
-            .await
-            .aws("CreateDeployment")?;
+        let give_up = ctx.patience.give_up_after;
+        paced(
+            ctx.pacer.as_deref(),
+            Paced::CreateDeployment,
+            give_up,
+            || async {
+                ctx.apigateway
+                    .create_deployment()
+                    .rest_api_id(api_id)
+                    .stage_name(&self.stage)
+                    .description(format!("{DEPLOYMENT_PREFIX}{}", self.routes_hash()))
+                    .send()
+                    .await
+                    .aws("CreateDeployment")
+            },
+        )
+        .await?;
         Ok(())
     }
 }
@@ -427,21 +442,29 @@ impl Resource for RestApi {
         fields.extend(permissions?);
         Ok(Some(Live {
             fields,
-            outputs: self.outputs(ctx, &api_id),
+            outputs: self.outputs(ctx, &api_id).await,
             owner: owner_of(api.tags().into_iter().flatten(), &ctx.stack),
         }))
     }
 
     async fn create(&self, ctx: &Ctx) -> Result<Outputs> {
-        let created = ctx
-            .apigateway
-            .create_rest_api()
-            .name(&self.id.name)
-            .description(&self.description)
-            .tags(OWNER_TAG, &ctx.stack)
-            .send()
-            .await
-            .aws("CreateRestApi")?;
+        let give_up = ctx.patience.give_up_after;
+        let created = paced(
+            ctx.pacer.as_deref(),
+            Paced::CreateRestApi,
+            give_up,
+            || async {
+                ctx.apigateway
+                    .create_rest_api()
+                    .name(&self.id.name)
+                    .description(&self.description)
+                    .tags(OWNER_TAG, &ctx.stack)
+                    .send()
+                    .await
+                    .aws("CreateRestApi")
+            },
+        )
+        .await?;
         let api_id = created
             .id()
             .context("CreateRestApi returned no id")?
@@ -457,7 +480,7 @@ impl Resource for RestApi {
             self.grant_all(ctx, &api_id)
         )?;
         self.deploy(ctx, &api_id).await?;
-        Ok(self.outputs(ctx, &api_id))
+        Ok(self.outputs(ctx, &api_id).await)
     }
 
     async fn update(&self, ctx: &Ctx, live: &Live, changed: &[FieldDiff]) -> Result<Outputs> {
@@ -512,24 +535,34 @@ impl Resource for RestApi {
                 .aws("RemovePermission")
                 .found()?;
         }
-        // Retried: AWS allows one DeleteRestApi every few seconds per account.
-        retry_transient(ctx.patience, || async {
-            ctx.apigateway
-                .delete_rest_api()
-                .rest_api_id(&live.outputs["id"])
-                .send()
-                .await
-                .aws("DeleteRestApi")
-                .found()
+        // Paced: AWS allows one DeleteRestApi every 30 s per account.
+        let give_up = ctx.patience.give_up_after;
+        retry_transient(ctx.patience, || {
+            paced(
+                ctx.pacer.as_deref(),
+                Paced::DeleteRestApi,
+                give_up,
+                || async {
+                    ctx.apigateway
+                        .delete_rest_api()
+                        .rest_api_id(&live.outputs["id"])
+                        .send()
+                        .await
+                        .aws("DeleteRestApi")
+                        .found()
+                },
+            )
         })
         .await?;
         Ok(())
     }
 
     async fn tag(&self, ctx: &Ctx, live: &Live) -> Result<()> {
-        let arn = format!(
-            "arn:aws:apigateway:{}::/restapis/{}",
-            self.region, live.outputs["id"]
+        let arn = arn::arn(
+            &self.region,
+            "apigateway",
+            "",
+            &format!("/restapis/{}", live.outputs["id"]),
         );
         ctx.apigateway
             .tag_resource()
@@ -627,6 +660,41 @@ fn permission_source(policy: &str, sid: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn api(region: &str) -> RestApi {
+        RestApi {
+            id: ResourceId::new(Kind::RestApi, "task-api"),
+            description: String::new(),
+            stage: "dev".into(),
+            routes: vec![Route {
+                method: "POST".into(),
+                path: "/tasks".into(),
+                function_arn: format!("arn:aws-cn:lambda:{region}:111122223333:function:f"),
+                authorization: "NONE".into(),
+            }],
+            region: region.into(),
+            account: "111122223333".into(),
+        }
+    }
+
+    #[test]
+    fn integration_and_permission_arns_carry_the_partition() {
+        let cn = api("cn-north-1");
+        let route = &cn.routes[0];
+        assert_eq!(
+            route.integration_uri(&cn.region),
+            "arn:aws-cn:apigateway:cn-north-1:lambda:path/2015-03-31/functions/arn:aws-cn:lambda:cn-north-1:111122223333:function:f/invocations"
+        );
+        assert_eq!(
+            cn.source_arn("abc123", route),
+            "arn:aws-cn:execute-api:cn-north-1:111122223333:abc123/*/POST/tasks"
+        );
+        let us = api("us-east-1");
+        assert!(
+            us.source_arn("abc123", &us.routes[0])
+                .starts_with("arn:aws:execute-api:us-east-1:111122223333:")
+        );
+    }
 
     #[test]
     fn finds_the_source_arn_of_our_statement() {
