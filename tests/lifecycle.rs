@@ -1,7 +1,7 @@
 //! up from empty, idempotence, plan, down, and a restart of the emulator between two ups.
 //! All of it runs against moto too (EXSTACK_TEST_TARGET=moto).
 
-use crate::util::{Lab, Target, target};
+use crate::util::{Clients, Lab, Target, target};
 
 #[test]
 fn up_converges_then_status_is_clean_and_second_up_writes_nothing() {
@@ -173,4 +173,115 @@ fn up_after_localstack_restart_recreates_everything() {
         .filter(|o| o["action"] == "create")
         .count();
     assert_eq!(created, 11, "{up}");
+}
+
+/// Converges `lab` in `region` and checks, from the service's own answers, that what exstack
+/// built names the region and the partition: the redrive target, the attached policies, the
+/// API's integration; and the bucket is where it was asked to be.
+async fn converges_in(lab: &Lab, region: &str, partition: &str) {
+    lab.set_region(region);
+    lab.exstack(&["up"]).ok();
+    lab.exstack(&["status"]).ok();
+    let c = Clients::in_region(&lab.endpoint, region).await;
+    let account = c.account().await;
+
+    let url = c.queue_url(&lab.name("task-queue")).await;
+    let attrs = c
+        .sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy)
+        .send()
+        .await
+        .unwrap();
+    let redrive =
+        &attrs.attributes().unwrap()[&aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy];
+    let dlq = format!(
+        "arn:{partition}:sqs:{region}:{account}:{}",
+        lab.name("task-dlq")
+    );
+    assert!(redrive.contains(&dlq), "{redrive} does not name {dlq}");
+
+    let attached = c
+        .iam
+        .list_attached_role_policies()
+        .role_name(lab.name("lambda-api-enqueue"))
+        .send()
+        .await
+        .unwrap();
+    let policy = format!(
+        "arn:{partition}:iam::{account}:policy/{}",
+        lab.name("ApiEnqueuePolicy")
+    );
+    assert_eq!(
+        attached.attached_policies()[0].policy_arn(),
+        Some(policy.as_str())
+    );
+
+    let location =
+        c.s3.get_bucket_location()
+            .bucket(lab.name("task-results"))
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(
+        location.location_constraint().map(|l| l.as_str()),
+        Some(region)
+    );
+
+    let apis = c.apigateway.get_rest_apis().send().await.unwrap();
+    let api = apis
+        .items()
+        .iter()
+        .find(|a| a.name() == Some(lab.name("task-api").as_str()))
+        .unwrap();
+    let resources = c
+        .apigateway
+        .get_resources()
+        .rest_api_id(api.id().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let tasks = resources
+        .items()
+        .iter()
+        .find(|r| r.path() == Some("/tasks"))
+        .unwrap();
+    let integration = c
+        .apigateway
+        .get_integration()
+        .rest_api_id(api.id().unwrap())
+        .resource_id(tasks.id().unwrap())
+        .http_method("POST")
+        .send()
+        .await
+        .unwrap();
+    let uri = integration.uri().unwrap();
+    let expected = format!(
+        "arn:{partition}:apigateway:{region}:lambda:path/2015-03-31/functions/arn:{partition}:lambda:{region}:{account}:function:{}/invocations",
+        lab.name("api-enqueue")
+    );
+    assert_eq!(uri, expected);
+
+    lab.exstack(&["down"]).ok();
+}
+
+/// Outside us-east-1: the bucket gets its LocationConstraint, ARNs name the region.
+#[tokio::test]
+async fn up_in_another_region() {
+    let lab = Lab::new("region");
+    converges_in(&lab, "eu-west-1", "aws").await;
+}
+
+/// China's regions are their own partition: every ARN exstack builds is `arn:aws-cn:...`.
+#[tokio::test]
+async fn up_in_a_china_region_uses_the_aws_cn_partition() {
+    if target() == Target::LocalStack {
+        eprintln!(
+            "skipped up_in_a_china_region_uses_the_aws_cn_partition: LocalStack serves cn-north-1 as us-east-1 with arn:aws ARNs (docs/compatibility.md)"
+        );
+        return;
+    }
+    let lab = Lab::new("china");
+    converges_in(&lab, "cn-north-1", "aws-cn").await;
 }

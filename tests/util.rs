@@ -146,6 +146,12 @@ impl Lab {
         std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
     }
 
+    /// Puts the whole lab (every command, the clean-up too) in `region`.
+    pub fn set_region(&self, region: &str) {
+        let name = format!("name = \"{}\"", self.name("exercise-6"));
+        self.edit_stack(&name, &format!("{name}\nregion = \"{region}\""));
+    }
+
     pub fn exstack(&self, args: &[&str]) -> Run {
         run(self.command(args))
     }
@@ -265,10 +271,14 @@ pub struct Clients {
 
 impl Clients {
     pub async fn new(endpoint: &str) -> Clients {
+        Clients::in_region(endpoint, "us-east-1").await
+    }
+
+    pub async fn in_region(endpoint: &str, region: &str) -> Clients {
         let creds = aws_sdk_sqs::config::Credentials::new("test", "test", None, None, "tests");
         let config = aws_config::defaults(BehaviorVersion::latest())
             .endpoint_url(endpoint)
-            .region(aws_config::Region::new("us-east-1"))
+            .region(aws_config::Region::new(region.to_owned()))
             .credentials_provider(creds)
             .load()
             .await;
