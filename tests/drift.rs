@@ -1,7 +1,7 @@
 //! Out-of-band changes, one per resource kind: `status` reports each (exit 3, naming the
 //! field) and one `up` repairs it, after which `status` is clean.
 
-use crate::util::{Clients, Lab};
+use crate::util::{Clients, Lab, Target, target};
 
 /// Converges a lab, applies `break_it`, and checks the status → up → status cycle.
 async fn drift_case<F, Fut>(test: &str, expect: &str, break_it: F)
@@ -241,5 +241,51 @@ async fn edited_stack_updates_in_place() {
     );
     lab.exstack(&["up"]).ok();
     lab.exstack(&["status"]).ok();
+    lab.exstack(&["down"]).ok();
+}
+
+/// The API deleted out of band: `up` makes a new one (a new id) and moves the function's
+/// permission to it. AWS (and LocalStack) refuse a second statement with the permission's id, so
+/// exstack replaces it in the same run; moto accepts the duplicate, `status` shows both, and
+/// the next `up` leaves one.
+#[tokio::test]
+async fn deleted_api_gets_a_new_api_and_permission() {
+    let lab = Lab::new("dapi");
+    lab.exstack(&["up"]).ok();
+    let c = lab.clients().await;
+    let apis = c.apigateway.get_rest_apis().send().await.unwrap();
+    let old = apis
+        .items()
+        .iter()
+        .find(|a| a.name() == Some(lab.name("task-api").as_str()))
+        .unwrap();
+    c.apigateway
+        .delete_rest_api()
+        .rest_api_id(old.id().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let status = lab.exstack(&["status"]);
+    assert_eq!(status.code, 3);
+    assert!(
+        status.stdout.contains("missing  rest api"),
+        "{}",
+        status.stdout
+    );
+    lab.exstack(&["up"]).ok();
+    let after = lab.exstack(&["status"]);
+    match target() {
+        Target::LocalStack => assert_eq!(after.code, 0, "{}", after.stdout),
+        Target::Moto => {
+            assert_eq!(after.code, 3, "{}", after.stdout);
+            assert!(
+                after.stdout.contains("(2 statements with id exstack-"),
+                "{}",
+                after.stdout
+            );
+            lab.exstack(&["up"]).ok();
+            lab.exstack(&["status"]).ok();
+        }
+    }
     lab.exstack(&["down"]).ok();
 }

@@ -344,9 +344,13 @@ impl RestApi {
     }
 
     /// Lets API Gateway invoke the route's function. A statement of the same id left from an
-    /// earlier API (another id, so another source ARN) is replaced.
-    async fn grant(&self, ctx: &Ctx, api_id: &str, route: &Route) -> Result<()> {
+    /// earlier API (another id, so another source ARN) is replaced: removed first when the read
+    /// saw it (`replace`), else when AddPermission says the id is taken, as AWS documents.
+    async fn grant(&self, ctx: &Ctx, api_id: &str, route: &Route, replace: bool) -> Result<()> {
         let sid = route.permission_id(&self.id.name);
+        if replace {
+            self.revoke(ctx, route, &sid).await?;
+        }
         let add = || async {
             ctx.lambda
                 .add_permission()
@@ -361,14 +365,7 @@ impl RestApi {
         };
         match add().await {
             Err(e) if e.has_code(&["ResourceConflictException"]) => {
-                ctx.lambda
-                    .remove_permission()
-                    .function_name(&route.function_arn)
-                    .statement_id(&sid)
-                    .send()
-                    .await
-                    .aws("RemovePermission")
-                    .found()?;
+                self.revoke(ctx, route, &sid).await?;
                 retry_transient(ctx.patience, add).await?;
             }
             other => {
@@ -378,8 +375,35 @@ impl RestApi {
         Ok(())
     }
 
+    /// Removes every statement `sid` from the route's function. AWS keeps statement ids unique,
+    /// but moto accepts a second AddPermission with a taken id and removes one per call.
+    async fn revoke(&self, ctx: &Ctx, route: &Route, sid: &str) -> Result<()> {
+        // Bounded: a function policy holds at most 20 KB of statements.
+        for _ in 0..100 {
+            let removed = ctx
+                .lambda
+                .remove_permission()
+                .function_name(&route.function_arn)
+                .statement_id(sid)
+                .send()
+                .await
+                .aws("RemovePermission")
+                .found()?;
+            if removed.is_none() {
+                return Ok(());
+            }
+        }
+        anyhow::bail!(
+            "statement {sid} is still in the policy of {} after 100 removals",
+            route.function_arn
+        )
+    }
+
     async fn grant_all(&self, ctx: &Ctx, api_id: &str) -> Result<()> {
-        let grants = self.routes.iter().map(|r| self.grant(ctx, api_id, r));
+        let grants = self
+            .routes
+            .iter()
+            .map(|r| self.grant(ctx, api_id, r, false));
         futures::future::try_join_all(grants).await?;
         Ok(())
     }
@@ -515,7 +539,8 @@ impl Resource for RestApi {
         for route in &self.routes {
             let key = format!("permission {}", route.key());
             if live.fields.get(&key) != desired.get(&key) {
-                self.grant(ctx, &api_id, route).await?;
+                let seen = live.fields.contains_key(&key);
+                self.grant(ctx, &api_id, route, seen).await?;
             }
         }
         if routes_changed || touches("stage ") {
@@ -645,16 +670,25 @@ async fn delete_route(
 }
 
 /// The `AWS:SourceArn` condition of statement `sid` in a Lambda resource policy.
+/// Several statements with one id (which moto allows, AWS does not) are reported as such, so
+/// they show as drift rather than hiding behind the first.
 fn permission_source(policy: &str, sid: &str) -> Option<String> {
     let doc: serde_json::Value = serde_json::from_str(policy).ok()?;
     let statements = doc.get("Statement")?.as_array()?;
-    let st = statements
+    let ours: Vec<_> = statements
         .iter()
-        .find(|s| s.get("Sid").and_then(|v| v.as_str()) == Some(sid))?;
-    let arn = st
-        .pointer("/Condition/ArnLike/AWS:SourceArn")
-        .and_then(|v| v.as_str());
-    Some(arn.unwrap_or("(any source)").to_owned())
+        .filter(|s| s.get("Sid").and_then(|v| v.as_str()) == Some(sid))
+        .collect();
+    match ours[..] {
+        [] => None,
+        [st] => {
+            let arn = st
+                .pointer("/Condition/ArnLike/AWS:SourceArn")
+                .and_then(|v| v.as_str());
+            Some(arn.unwrap_or("(any source)").to_owned())
+        }
+        _ => Some(format!("({} statements with id {sid})", ours.len())),
+    }
 }
 
 #[cfg(test)]
@@ -704,5 +738,10 @@ mod tests {
             Some("arn:x/*/POST/tasks")
         );
         assert_eq!(permission_source(policy, "missing"), None);
+        let twice = r#"{"Statement":[{"Sid":"s","Condition":{"ArnLike":{"AWS:SourceArn":"arn:old"}}},{"Sid":"s","Condition":{"ArnLike":{"AWS:SourceArn":"arn:new"}}}]}"#;
+        assert_eq!(
+            permission_source(twice, "s").as_deref(),
+            Some("(2 statements with id s)")
+        );
     }
 }
