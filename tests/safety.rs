@@ -24,6 +24,11 @@ fn nothing_at_the_endpoint_is_one_clear_line() {
 
 /// An HTTP server that answers 404 to everything: something, but not LocalStack or an AWS API.
 fn not_found_server() -> String {
+    http_server(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n")
+}
+
+/// An HTTP server that gives every request the same raw `answer`.
+fn http_server(answer: &'static [u8]) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
@@ -32,7 +37,7 @@ fn not_found_server() -> String {
             let mut stream = stream;
             let mut buf = [0u8; 2048];
             let _ = stream.read(&mut buf);
-            let _ = stream.write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n");
+            let _ = stream.write_all(answer);
         }
     });
     format!("http://127.0.0.1:{port}")
@@ -54,6 +59,20 @@ fn non_localstack_endpoint_is_refused() {
     assert!(run.stderr.contains("--aws"), "{}", run.stderr);
     assert!(
         run.stderr.contains(&format!("EXSTACK_EMULATOR={endpoint}")),
+        "{}",
+        run.stderr
+    );
+}
+
+/// A 200 to the health path is not enough: LocalStack's answer lists its services.
+#[test]
+fn an_ok_that_is_not_localstacks_health_is_refused() {
+    let endpoint = http_server(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+    let lab = Lab::new("okhealth");
+    let run = exstack_in(lab.dir.path(), &endpoint, &["status"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("does not look like LocalStack"),
         "{}",
         run.stderr
     );
