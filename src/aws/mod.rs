@@ -492,6 +492,81 @@ mod tests {
         assert!(!is_aws_host("http://notamazonaws.com:5000"));
     }
 
+    /// A local HTTP server giving every request the same raw answer; counts the requests.
+    async fn server(answer: &'static str) -> (String, Arc<std::sync::atomic::AtomicU32>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let hits = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let counter = hits.clone();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf).await;
+                let _ = stream.write_all(answer.as_bytes()).await;
+            }
+        });
+        (url, hits)
+    }
+
+    async fn emulator_ctx(endpoint: &str) -> Ctx {
+        let target = Target {
+            endpoint: Some(endpoint.to_owned()),
+            region: "eu-west-1".into(),
+        };
+        let mut ctx = Ctx::new(target, "probe-test").await;
+        ctx.platform = Platform::Emulator;
+        ctx
+    }
+
+    #[tokio::test]
+    async fn an_emulator_gets_the_path_form_url_only_if_it_serves_it() {
+        // API Gateway's own answer for a path with no method, as AWS and LocalStack give it.
+        let (serving, hits) = server(
+            "HTTP/1.1 403 Forbidden\r\nx-amzn-ErrorType: MissingAuthenticationTokenException\r\ncontent-length: 2\r\n\r\n{}",
+        )
+        .await;
+        let ctx = emulator_ctx(&serving).await;
+        let url = format!("{serving}/restapis/abc/dev/_user_request_");
+        assert_eq!(ctx.api_url("abc", "dev").await, Some(url.clone()));
+        assert_eq!(ctx.api_url("abc", "dev").await, Some(url));
+        assert_eq!(
+            hits.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "probed once per API"
+        );
+        assert_eq!(ctx.localstack_host_url("abc", "dev"), None);
+
+        // moto: the path falls through to S3.
+        let (not_serving, _) = server(
+            "HTTP/1.1 404 Not Found\r\ncontent-type: application/xml\r\ncontent-length: 7\r\n\r\n<Error>",
+        )
+        .await;
+        let ctx = emulator_ctx(&not_serving).await;
+        assert_eq!(ctx.api_url("abc", "dev").await, None);
+    }
+
+    #[tokio::test]
+    async fn localstack_and_aws_urls_need_no_request() {
+        let mut ctx = emulator_ctx("http://127.0.0.1:9").await;
+        ctx.platform = Platform::LocalStack;
+        assert_eq!(
+            ctx.api_url("abc", "dev").await.as_deref(),
+            Some("http://127.0.0.1:9/restapis/abc/dev/_user_request_")
+        );
+        assert_eq!(
+            ctx.localstack_host_url("abc", "dev").as_deref(),
+            Some("http://abc.execute-api.localhost.localstack.cloud:9/dev")
+        );
+        ctx.platform = Platform::Aws;
+        assert_eq!(
+            ctx.api_url("abc", "dev").await.as_deref(),
+            Some("https://abc.execute-api.eu-west-1.amazonaws.com/dev")
+        );
+        assert_eq!(ctx.localstack_host_url("abc", "dev"), None);
+    }
+
     #[tokio::test]
     async fn an_aws_host_named_as_an_emulator_is_refused_without_a_request() {
         let endpoint = "https://sqs.us-east-1.amazonaws.com";
