@@ -88,7 +88,7 @@ fn endpoint_gone_message(ctx: &Ctx, outcomes: &[Outcome]) -> Option<String> {
         .collect();
     gone.then(|| {
         format!(
-            "{} stopped answering; left undone: {}. Run the command again once LocalStack is back",
+            "{} stopped answering; left undone: {}. Run the command again once it is back",
             ctx.target.describe(),
             undone.join(", ")
         )

@@ -142,7 +142,7 @@ impl<'a> Engine<'a> {
         }
         if unreachable {
             return Err(anyhow!(
-                "{} stopped answering while exstack was reading the stack; nothing was changed. Run the command again once LocalStack is back",
+                "{} stopped answering while exstack was reading the stack; nothing was changed. Run the command again once it is back",
                 self.ctx.target.describe()
             ));
         }
