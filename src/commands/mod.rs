@@ -1,8 +1,12 @@
 //! One file per command, each a short orchestration of manifest → engine → output.
 
+mod completions;
 mod down;
+mod graph;
+mod init;
 mod outputs;
 mod report;
+mod schema;
 mod status;
 mod up;
 mod validate;
@@ -18,9 +22,20 @@ use crate::manifest::{self, Stack};
 
 pub async fn run(cli: Cli) -> Result<Exit> {
     let g = &cli.global;
+    // These need neither a stack file nor AWS.
+    match &cli.command {
+        Command::Init(args) => return init::run(args),
+        Command::Schema => return schema::run(),
+        Command::Completions(args) => return completions::completions(args.shell),
+        Command::Man => return completions::man(),
+        _ => {}
+    }
     let stack = load_stack(g)?;
-    if let Command::Validate = cli.command {
-        return validate::run(&stack, g);
+    // These need the stack file but not AWS.
+    match &cli.command {
+        Command::Validate => return validate::run(&stack, g),
+        Command::Graph(args) if !args.status => return graph::run(&stack, *args, None).await,
+        _ => {}
     }
     let target = target(g, &stack)?;
     let ctx = Ctx::connect(target, &stack.name).await?;
@@ -37,7 +52,12 @@ pub async fn run(cli: Cli) -> Result<Exit> {
         _ => None,
     };
     match cli.command {
-        Command::Validate => unreachable!("handled above"),
+        Command::Validate
+        | Command::Init(_)
+        | Command::Schema
+        | Command::Completions(_)
+        | Command::Man => unreachable!("handled above"),
+        Command::Graph(args) => graph::run(&stack, args, Some(&ctx)).await,
         Command::Plan(args) => status::plan(&ctx, &stack, g, args).await,
         Command::Status => status::status(&ctx, &stack, g).await,
         Command::Up(args) => up::run(&ctx, &stack, g, args, &cancel).await,

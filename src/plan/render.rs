@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use serde::Serializer;
 
-use super::{Action, Change, FieldDiff, Summary};
+use super::{Action, Change, FieldDiff, State, Summary};
 use crate::resources::ResourceId;
 
 pub fn serialize_id<S: Serializer>(id: &ResourceId, s: S) -> Result<S::Ok, S::Error> {
@@ -75,12 +75,7 @@ pub fn not_owned_note(c: &Change) -> String {
 pub fn status_text(changes: &[Change]) -> String {
     let mut out = String::new();
     for c in changes {
-        let state = match c.action {
-            Action::NoOp => "in sync",
-            Action::Create => "missing",
-            Action::Update | Action::Replace | Action::Delete => "drifted",
-            Action::NotOwned => "not owned",
-        };
+        let state = State::of(c.action).label();
         let _ = writeln!(out, "{state:>10}  {}{}", c.id, not_owned_note(c));
         if matches!(c.action, Action::Update | Action::Replace) {
             for f in &c.fields {
