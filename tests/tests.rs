@@ -4,6 +4,7 @@
 
 mod util;
 
+mod cli;
 mod convergence;
 mod drift;
 mod e2e;
