@@ -142,6 +142,7 @@ impl<'a> Drawing<'a> {
         let mut out = String::new();
         let _ = writeln!(out, "digraph {} {{", dot_quote(self.stack_name));
         let _ = writeln!(out, "    rankdir=LR;");
+        let _ = writeln!(out, "    fontname=\"Helvetica\";");
         let _ = writeln!(out, "    node [fontname=\"Helvetica\"];");
         let _ = writeln!(out, "    // {REFERENCE_NOTE}");
         for (kind, ids) in &self.groups {
