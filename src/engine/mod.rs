@@ -30,6 +30,13 @@ pub struct Engine<'a> {
     pub packages: Packages,
 }
 
+/// What the walk tells whoever shows it: work on a resource began, or ended.
+#[derive(Debug, Clone, Copy)]
+pub enum Progress<'p> {
+    Started(&'p ResourceId),
+    Finished(&'p Outcome),
+}
+
 /// What happened to one resource.
 #[derive(Debug, Clone, Serialize)]
 pub struct Outcome {
@@ -196,7 +203,7 @@ impl<'a> Engine<'a> {
         observed: &Observed,
         adopt: bool,
         cancel: &CancellationToken,
-        report: &(dyn Fn(&Outcome) + Sync),
+        report: &(dyn Fn(Progress<'_>) + Sync),
     ) -> Vec<Outcome> {
         let mut outputs = self.known_outputs(observed);
         let order = self.graph.order();
@@ -224,7 +231,7 @@ impl<'a> Engine<'a> {
         observed: &Observed,
         include_unowned: bool,
         cancel: &CancellationToken,
-        report: &(dyn Fn(&Outcome) + Sync),
+        report: &(dyn Fn(Progress<'_>) + Sync),
     ) -> Vec<Outcome> {
         let outputs = self.known_outputs(observed);
         let order = self.graph.teardown_order();
@@ -258,7 +265,7 @@ impl<'a> Engine<'a> {
         not_owned_blocks: bool,
         after: impl Fn(&ResourceId) -> Vec<ResourceId>,
         cancel: &CancellationToken,
-        report: &(dyn Fn(&Outcome) + Sync),
+        report: &(dyn Fn(Progress<'_>) + Sync),
         mut work: W,
     ) -> Vec<Outcome>
     where
@@ -291,7 +298,7 @@ impl<'a> Engine<'a> {
                             OutcomeResult::Skipped(why),
                             Duration::ZERO,
                         );
-                        report(&o);
+                        report(Progress::Finished(&o));
                         outcomes.push(o);
                         finished.insert(id.clone());
                         false
@@ -307,6 +314,7 @@ impl<'a> Engine<'a> {
                     .collect();
                 pending.retain(|id| !ready.contains(id));
                 for id in ready {
+                    report(Progress::Started(&id));
                     let fut = work(&id, &new_outputs);
                     let started = Instant::now();
                     running.push(Box::pin(
@@ -370,7 +378,7 @@ impl<'a> Engine<'a> {
             };
             endpoint_gone |= o.unreachable;
             finished.insert(id);
-            report(&o);
+            report(Progress::Finished(&o));
             outcomes.push(o);
         }
         let why = if endpoint_gone {
@@ -385,7 +393,7 @@ impl<'a> Engine<'a> {
                 OutcomeResult::Skipped(why.into()),
                 Duration::ZERO,
             );
-            report(&o);
+            report(Progress::Finished(&o));
             outcomes.push(o);
         }
         outcomes
