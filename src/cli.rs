@@ -31,9 +31,9 @@ pub struct Global {
     )]
     pub file: PathBuf,
 
-    /// LocalStack (or other AWS-compatible) endpoint [default: http://localhost:4566].
-    /// Repeat it to act on several lab machines at once.
-    #[arg(long, global = true, env = "AWS_ENDPOINT_URL", value_name = "URL")]
+    /// LocalStack (or other AWS-compatible) endpoint [env: AWS_ENDPOINT_URL]
+    /// [default: http://localhost:4566]. Repeat it to act on several lab machines at once.
+    #[arg(long, global = true, value_name = "URL")]
     pub endpoint_url: Vec<String>,
 
     /// A file listing lab machines: one `[name] URL` per line, or TOML `[[target]]` tables

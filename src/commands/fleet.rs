@@ -39,8 +39,13 @@ pub fn machines(g: &Global, stack: &Stack) -> Result<Vec<Machine>> {
     if let Some(file) = &g.targets {
         listed.extend(read_targets(file)?);
     }
-    if g.aws || (stack.allow_aws && listed.is_empty()) {
-        if !listed.is_empty() {
+    // AWS_ENDPOINT_URL stands in for one --endpoint-url, not for a classroom's list.
+    let from_env = std::env::var("AWS_ENDPOINT_URL")
+        .ok()
+        .filter(|e| !e.is_empty() && listed.is_empty() && g.targets.is_none());
+    let named = !listed.is_empty() || g.targets.is_some() || from_env.is_some();
+    if g.aws || (stack.allow_aws && !named) {
+        if named {
             bail!(
                 "--aws targets real AWS and cannot be combined with --endpoint-url, --targets or AWS_ENDPOINT_URL"
             );
@@ -53,9 +58,10 @@ pub fn machines(g: &Global, stack: &Stack) -> Result<Vec<Machine>> {
             },
         }]);
     }
-    if listed.is_empty() && g.targets.is_none() {
+    if !named {
         listed.push((None, DEFAULT_ENDPOINT.to_owned()));
     }
+    listed.extend(from_env.map(|e| (None, e)));
     if listed.is_empty() {
         bail!("the targets file lists no lab machines; add one `[name] URL` per line");
     }
@@ -122,10 +128,7 @@ fn parse_targets(text: &str) -> Result<Vec<(Option<String>, String)>> {
             [] => continue,
             [url] => (None, checked_url(url)),
             [name, url] => (Some((*name).to_owned()), checked_url(url)),
-            _ => bail!(
-                "line {}: expected `URL` or `NAME URL`, got `{line}`",
-                n + 1
-            ),
+            _ => bail!("line {}: expected `URL` or `NAME URL`, got `{line}`", n + 1),
         };
         out.push((entry.0, entry.1.with_context(|| format!("line {}", n + 1))?));
     }
@@ -215,10 +218,7 @@ async fn one_machine(
         (None, Some(c)) => c.clone(),
         (None, None) => result_word(exit).to_owned(),
     };
-    row.finish(
-        mark,
-        &format!("{}  {last_word}", seconds(elapsed)),
-    );
+    row.finish(mark, &format!("{}  {last_word}", seconds(elapsed)));
     Report {
         name: machine.name,
         endpoint: machine.target.describe(),
@@ -264,9 +264,17 @@ fn worst(reports: &[Report], cancel: &CancellationToken) -> Exit {
 /// The table on stdout; then, for commands whose output is a report (status, verify, plan,
 /// outputs), each machine's report under its name.
 fn print_table(command: &Command, reports: &[Report]) {
-    let wn = reports.iter().map(|r| r.name.len()).max().unwrap_or(0).max(6);
+    let wn = reports
+        .iter()
+        .map(|r| r.name.len())
+        .max()
+        .unwrap_or(0)
+        .max(6);
     let we = "interrupted".len();
-    let mut table = format!("{:<wn$}  {:<we$}  {:>6}  CHANGES\n", "TARGET", "RESULT", "TIME");
+    let mut table = format!(
+        "{:<wn$}  {:<we$}  {:>6}  CHANGES\n",
+        "TARGET", "RESULT", "TIME"
+    );
     for r in reports {
         let detail = match (&r.error, &r.changes) {
             (Some(e), _) => e.lines().next().unwrap_or_default().to_owned(),
