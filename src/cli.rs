@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::output::Verbosity;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "exstack",
@@ -14,7 +16,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
         ("exstack up", "create the lab on LocalStack, then print its URLs"),
         ("exstack verify", "prove it works, criterion by criterion"),
         ("exstack status", "what differs from stack.toml after students' changes"),
-        ("exstack down && exstack up", "reset the lab"),
+        ("exstack reset --targets lab-machines.txt", "every lab machine back to a fresh copy"),
     ])
 )]
 pub struct Cli {
@@ -36,9 +38,19 @@ pub struct Global {
     )]
     pub file: PathBuf,
 
-    /// LocalStack (or other AWS-compatible) endpoint [default: http://localhost:4566]
-    #[arg(long, global = true, env = "AWS_ENDPOINT_URL")]
-    pub endpoint_url: Option<String>,
+    /// LocalStack (or other AWS-compatible) endpoint [env: AWS_ENDPOINT_URL]
+    /// [default: http://localhost:4566]. Repeat it to act on several lab machines at once.
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint_url: Vec<String>,
+
+    /// A file listing lab machines: one `[name] URL` per line, or TOML `[[target]]` tables
+    /// with `name` and `endpoint`.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub targets: Option<PathBuf>,
+
+    /// How many lab machines to work on at once.
+    #[arg(short, long, global = true, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: u16,
 
     /// Region [default: the stack's region, else us-east-1]
     #[arg(long, global = true, env = "AWS_REGION")]
@@ -56,9 +68,36 @@ pub struct Global {
     #[arg(short, long, global = true, value_enum, default_value_t = Format::Text)]
     pub output: Format,
 
-    /// Show timings and the count of AWS calls made.
+    /// More detail: -v unchanged resources, timings and AWS call counts; -vv also HTTP-level
+    /// tracing of every AWS call (RUST_LOG refines it).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Only errors and data: no progress lines.
     #[arg(short, long, global = true)]
-    pub verbose: bool,
+    pub quiet: bool,
+
+    /// When to colour the output (NO_COLOR in the environment means never, for auto).
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+}
+
+impl Global {
+    pub fn verbosity(&self) -> Verbosity {
+        match (self.quiet, self.verbose) {
+            (true, _) => Verbosity::Quiet,
+            (false, 0) => Verbosity::Normal,
+            (false, 1) => Verbosity::Verbose,
+            (false, _) => Verbosity::Trace,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -95,7 +134,7 @@ pub enum Command {
     #[command(after_help = examples(&[
         ("exstack down", "delete the lab (the bucket is emptied first)"),
         ("exstack down --include-unowned", "also delete same-named resources made by hand"),
-        ("exstack down && exstack up", "reset a lab machine"),
+        ("exstack down --endpoint-url http://lab-01:4566 --endpoint-url http://lab-02:4566", "two lab machines at once"),
     ]))]
     Down(DownArgs),
     /// Compare the live stack with stack.toml (exit 0 only when in sync).
@@ -118,6 +157,13 @@ pub enum Command {
         ("exstack verify --timeout 20 -o json", "shorter waits; the steps as JSON"),
     ]))]
     Verify(VerifyArgs),
+    /// Down, then up: a lab machine back to a fresh copy of the exercise.
+    #[command(after_help = examples(&[
+        ("exstack reset", "the lab as fresh as after its first `exstack up`"),
+        ("exstack reset --include-unowned", "also delete same-named resources made by hand"),
+        ("exstack reset --targets lab-machines.txt", "every lab machine listed in the file"),
+    ]))]
+    Reset(ResetArgs),
     /// Draw the stack's resources and their references, optionally coloured by live state.
     #[command(after_help = examples(&[
         ("exstack graph", "Mermaid, for a README or https://mermaid.live"),
@@ -161,6 +207,12 @@ fn examples(lines: &[(&str, &str)]) -> String {
 }
 
 #[derive(Debug, Args, Clone, Copy)]
+pub struct ResetArgs {
+    #[command(flatten)]
+    pub down: DownArgs,
+}
+
+#[derive(Debug, Args, Clone, Copy, Default)]
 pub struct UpArgs {
     /// Take over same-named resources that carry no ownership tag (say, made by hand following
     /// the exercise) by tagging them. Resources of another stack are never taken over.

@@ -96,6 +96,7 @@ const COMMANDS: &[&str] = &[
     "status",
     "outputs",
     "verify",
+    "reset",
     "graph",
     "init",
     "schema",

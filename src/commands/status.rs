@@ -26,6 +26,11 @@ pub async fn plan(ctx: &Ctx, stack: &Stack, g: &Global, args: UpArgs) -> Result<
 pub async fn status(ctx: &Ctx, stack: &Stack, g: &Global) -> Result<Exit> {
     let changes = live_changes(ctx, stack, false).await?;
     let summary = Summary::of(&changes);
+    output::summary(if summary.in_sync() {
+        "in sync".to_owned()
+    } else {
+        render::summary_line(&summary)
+    });
     match g.output {
         Format::Json => output::json(&serde_json::json!({
             "in_sync": summary.in_sync(),
@@ -35,7 +40,7 @@ pub async fn status(ctx: &Ctx, stack: &Stack, g: &Global) -> Result<Exit> {
         })),
         Format::Text => {
             output::data(render::status_text(&changes));
-            if g.verbose {
+            if crate::output::verbose() {
                 let calls = ctx.calls.snapshot();
                 output::status(
                     "Calls",

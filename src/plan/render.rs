@@ -48,6 +48,26 @@ pub fn summary_line(s: &Summary) -> String {
     line
 }
 
+/// What a run did, naming only what happened: `9 created, 1 updated`, or `nothing changed`.
+pub fn done_line(s: &Summary) -> String {
+    let parts: Vec<String> = [
+        (s.create, "created"),
+        (s.update, "updated"),
+        (s.replace, "replaced"),
+        (s.delete, "deleted"),
+        (s.not_owned, "left alone"),
+    ]
+    .iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| format!("{n} {what}"))
+    .collect();
+    if parts.is_empty() {
+        "nothing changed".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
 /// `VisibilityTimeout: 30 → 60`, with absent values shown as such.
 pub fn field_line(f: &FieldDiff) -> String {
     let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "(absent)".into());
