@@ -10,6 +10,7 @@ mod e2e;
 mod faults;
 mod fleet;
 mod interrupt;
+mod json_output;
 mod lifecycle;
 mod manifest_errors;
 mod ownership;
