@@ -11,6 +11,7 @@ mod e2e;
 mod faults;
 mod fleet;
 mod interrupt;
+mod json_output;
 mod lifecycle;
 mod manifest_errors;
 mod ownership;

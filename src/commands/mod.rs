@@ -67,7 +67,7 @@ pub(crate) async fn on_target(
     // Held until the command ends: two `up`s on one stack run one after the other.
     let _lock = match command {
         Command::Up(_) | Command::Down(_) | Command::Reset(_) => {
-            Some(ctx.run_files.lock(&stack.name)?)
+            Some(ctx.run_files.lock(&stack.name).await?)
         }
         _ => None,
     };
