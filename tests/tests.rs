@@ -4,13 +4,17 @@
 
 mod util;
 
+mod cli;
 mod convergence;
 mod drift;
 mod e2e;
 mod faults;
+mod fleet;
 mod interrupt;
+mod json_output;
 mod lifecycle;
 mod manifest_errors;
 mod ownership;
 mod proxy;
 mod safety;
+mod terminal;
