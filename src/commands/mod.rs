@@ -1,12 +1,14 @@
 //! One file per command, each a short orchestration of manifest → engine → output.
 
 mod down;
+mod logs;
 mod outputs;
 mod report;
 mod status;
 mod up;
 mod validate;
 mod verify;
+mod watch;
 
 use anyhow::{Result, bail};
 use tokio_util::sync::CancellationToken;
@@ -32,17 +34,21 @@ pub async fn run(cli: Cli) -> Result<Exit> {
     }
     let cancel = interrupt_on_ctrl_c();
     // Held until the command ends: two `up`s on one stack run one after the other.
+    // `up --watch` takes it for each apply instead, so a `down` elsewhere is not blocked.
     let _lock = match cli.command {
-        Command::Up(_) | Command::Down(_) => Some(ctx.run_files.lock(&stack.name)?),
+        Command::Up(a) if !a.watch => Some(ctx.run_files.lock(&stack.name)?),
+        Command::Down(_) => Some(ctx.run_files.lock(&stack.name)?),
         _ => None,
     };
     match cli.command {
         Command::Validate => unreachable!("handled above"),
         Command::Plan(args) => status::plan(&ctx, &stack, g, args).await,
         Command::Status => status::status(&ctx, &stack, g).await,
-        Command::Up(args) => up::run(&ctx, &stack, g, args, &cancel).await,
+        Command::Up(a) if a.watch => watch::run(&ctx, &stack, g, a.up, &cancel).await,
+        Command::Up(a) => up::run(&ctx, &stack, g, a.up, &cancel).await,
         Command::Down(args) => down::run(&ctx, &stack, g, args, &cancel).await,
-        Command::Outputs => outputs::run(&ctx, &stack, g).await,
+        Command::Outputs(args) => outputs::run(&ctx, &stack, g, args).await,
+        Command::Logs(args) => logs::run(&ctx, &stack, g, &args, &cancel).await,
         Command::Verify(args) => verify::run(&ctx, &stack, g, args).await,
     }
 }
