@@ -5,6 +5,7 @@
 mod util;
 
 mod convergence;
+mod devloop;
 mod drift;
 mod e2e;
 mod faults;

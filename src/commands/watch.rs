@@ -76,7 +76,7 @@ pub async fn run(
             Ok(s) => s,
             Err(e) => {
                 eprintln!("error: {e:#}");
-                output::status("Watching", "fix the error and save again");
+                output::status("Watching", "(fix the error and save again)");
                 continue;
             }
         };
@@ -137,7 +137,7 @@ impl Watched {
     fn describe(&self) -> String {
         let mut parts = vec![self.stack_file.display().to_string()];
         parts.extend(self.code_dirs.iter().map(|d| format!("{}/", d.display())));
-        format!("watching {}", parts.join(", "))
+        parts.join(", ")
     }
 
     fn fingerprint(&self) -> Fingerprint {
