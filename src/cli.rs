@@ -4,11 +4,20 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::output::Verbosity;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "exstack",
     version,
-    about = "Provision the SQS + Lambda + API Gateway lab onto LocalStack from one stack.toml, and tear it down again."
+    about = "Provision the SQS + Lambda + API Gateway lab onto LocalStack from one stack.toml, and tear it down again.",
+    after_help = examples(&[
+        ("exstack init my-lab && cd my-lab", "a new lab directory with the exercise's stack.toml"),
+        ("exstack up", "create the lab on LocalStack, then print its URLs"),
+        ("exstack verify", "prove it works, criterion by criterion"),
+        ("exstack status", "what differs from stack.toml after students' changes"),
+        ("exstack reset --targets lab-machines.txt", "every lab machine back to a fresh copy"),
+    ])
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -29,9 +38,19 @@ pub struct Global {
     )]
     pub file: PathBuf,
 
-    /// LocalStack (or other AWS-compatible) endpoint [default: http://localhost:4566]
-    #[arg(long, global = true, env = "AWS_ENDPOINT_URL")]
-    pub endpoint_url: Option<String>,
+    /// LocalStack (or other AWS-compatible) endpoint [env: AWS_ENDPOINT_URL]
+    /// [default: http://localhost:4566]. Repeat it to act on several lab machines at once.
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint_url: Vec<String>,
+
+    /// A file listing lab machines: one `[name] URL` per line, or TOML `[[target]]` tables
+    /// with `name` and `endpoint`.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub targets: Option<PathBuf>,
+
+    /// How many lab machines to work on at once.
+    #[arg(short, long, global = true, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: u16,
 
     /// Region [default: the stack's region, else us-east-1]
     #[arg(long, global = true, env = "AWS_REGION")]
@@ -49,9 +68,36 @@ pub struct Global {
     #[arg(short, long, global = true, value_enum, default_value_t = Format::Text)]
     pub output: Format,
 
-    /// Show timings and the count of AWS calls made.
+    /// More detail: -v unchanged resources, timings and AWS call counts; -vv also HTTP-level
+    /// tracing of every AWS call (RUST_LOG refines it).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Only errors and data: no progress lines.
     #[arg(short, long, global = true)]
-    pub verbose: bool,
+    pub quiet: bool,
+
+    /// When to colour the output (NO_COLOR in the environment means never, for auto).
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+}
+
+impl Global {
+    pub fn verbosity(&self) -> Verbosity {
+        match (self.quiet, self.verbose) {
+            (true, _) => Verbosity::Quiet,
+            (false, 0) => Verbosity::Normal,
+            (false, 1) => Verbosity::Verbose,
+            (false, _) => Verbosity::Trace,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -63,24 +109,119 @@ pub enum Format {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check stack.toml without contacting AWS.
+    #[command(after_help = examples(&[
+        ("exstack validate", "check ./stack.toml"),
+        ("exstack validate -v", "also list the resources in creation order"),
+        ("exstack -f lab/stack.toml validate -o json", "for scripts"),
+    ]))]
     Validate,
     /// Show what `up` would change; makes no changes.
+    #[command(after_help = examples(&[
+        ("exstack plan", "what `exstack up` would create, update or replace"),
+        ("exstack plan --var visibility_timeout=2", "the plan with a variable changed"),
+        ("exstack plan -o json", "the changes as JSON, with AWS call counts"),
+    ]))]
     Plan(UpArgs),
     /// Create or update every resource so the account matches stack.toml.
+    #[command(after_help = examples(&[
+        ("exstack up", "create the lab on LocalStack at http://localhost:4566"),
+        ("exstack up --var visibility_timeout=2 --var batching_window=0", "a lab whose retries take seconds"),
+        ("exstack up --adopt", "take over queues, roles... made by hand following the exercise"),
+        ("exstack up --endpoint-url http://localhost:4590", "another LocalStack"),
+        ("exstack up --watch", "then apply every save of stack.toml or a function's code, until Ctrl-C"),
+    ]))]
     Up(UpCommand),
     /// Delete every resource this stack owns.
+    #[command(after_help = examples(&[
+        ("exstack down", "delete the lab (the bucket is emptied first)"),
+        ("exstack down --include-unowned", "also delete same-named resources made by hand"),
+        ("exstack down --endpoint-url http://lab-01:4566 --endpoint-url http://lab-02:4566", "two lab machines at once"),
+    ]))]
     Down(DownArgs),
     /// Compare the live stack with stack.toml (exit 0 only when in sync).
+    #[command(after_help = examples(&[
+        ("exstack status", "one line per resource: in sync, drifted, missing or not owned"),
+        ("exstack status || exstack up", "repair whatever drifted"),
+        ("exstack status -o json", "for scripts: `in_sync`, and each resource's fields"),
+    ]))]
     Status,
     /// Print the stack's URLs, ARNs and names.
+    #[command(after_help = examples(&[
+        ("exstack outputs", "the API's URL, the queue URLs, the bucket"),
+        ("exstack outputs -o json | jq -r '.\"apis.task-api.POST /tasks\"'", "the URL to POST tasks to"),
+        ("eval \"$(exstack outputs --format env)\"", "set API_URL, QUEUE_URL, ... in this shell"),
+    ]))]
     Outputs(OutputsArgs),
     /// Show a function's log lines (CloudWatch Logs `/aws/lambda/<name>`).
+    #[command(after_help = examples(&[
+        ("exstack logs task-processor", "what the processor printed in the last 10 minutes"),
+        ("exstack logs api-enqueue --since 2h", "further back"),
+        ("exstack logs task-processor --follow", "new lines as they come, until Ctrl-C"),
+    ]))]
     Logs(LogsArgs),
     /// Prove the lab works: POST tasks, see results in S3 and failures in the dead-letter queue.
+    #[command(after_help = examples(&[
+        ("exstack verify", "every success criterion of the exercise"),
+        ("exstack verify --skip-dlq", "all but the dead-letter check, which waits for retries"),
+        ("exstack verify --timeout 20 -o json", "shorter waits; the steps as JSON"),
+    ]))]
     Verify(VerifyArgs),
+    /// Down, then up: a lab machine back to a fresh copy of the exercise.
+    #[command(after_help = examples(&[
+        ("exstack reset", "the lab as fresh as after its first `exstack up`"),
+        ("exstack reset --include-unowned", "also delete same-named resources made by hand"),
+        ("exstack reset --targets lab-machines.txt", "every lab machine listed in the file"),
+    ]))]
+    Reset(ResetArgs),
+    /// Draw the stack's resources and their references, optionally coloured by live state.
+    #[command(after_help = examples(&[
+        ("exstack graph", "Mermaid, for a README or https://mermaid.live"),
+        ("exstack graph --format dot | dot -Tsvg > stack.svg", "a picture, with Graphviz"),
+        ("exstack graph --status", "each resource coloured: in sync, drifted, missing, not owned"),
+    ]))]
+    Graph(GraphArgs),
+    /// Create a new lab directory: the exercise's stack.toml, its functions and the schema.
+    #[command(after_help = examples(&[
+        ("exstack init my-lab && cd my-lab && exstack up", "a fresh lab, running"),
+        ("exstack init", "into the current directory (refuses to overwrite any file)"),
+    ]))]
+    Init(InitArgs),
+    /// Print the JSON Schema of stack.toml, for editors.
+    #[command(after_help = examples(&[
+        ("exstack schema > stack.schema.json", "then start stack.toml with `#:schema ./stack.schema.json`"),
+    ]))]
+    Schema,
+    /// Print a shell completion script.
+    #[command(after_help = examples(&[
+        ("exstack completions bash > ~/.local/share/bash-completion/completions/exstack", "bash"),
+        ("exstack completions zsh > ~/.zfunc/_exstack", "zsh (with ~/.zfunc on $fpath)"),
+        ("exstack completions fish > ~/.config/fish/completions/exstack.fish", "fish"),
+    ]))]
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff).
+    #[command(after_help = examples(&[
+        ("exstack man | man -l -", "read it"),
+        ("exstack man > ~/.local/share/man/man1/exstack.1", "install it for `man exstack`"),
+    ]))]
+    Man,
+}
+
+/// An `Examples:` section: each command line, then what it does, as `--help` shows them.
+fn examples(lines: &[(&str, &str)]) -> String {
+    let mut text = String::from("Examples:");
+    for (command, what) in lines {
+        text.push_str(&format!("\n  {command}\n      {what}"));
+    }
+    text
 }
 
 #[derive(Debug, Args, Clone, Copy)]
+pub struct ResetArgs {
+    #[command(flatten)]
+    pub down: DownArgs,
+}
+
+#[derive(Debug, Args, Clone, Copy, Default)]
 pub struct UpArgs {
     /// Take over same-named resources that carry no ownership tag (say, made by hand following
     /// the exercise) by tagging them. Resources of another stack are never taken over.
@@ -169,6 +310,37 @@ fn parse_var(s: &str) -> Result<(String, String), String> {
     s.split_once('=')
         .map(|(k, v)| (k.trim().to_owned(), v.to_owned()))
         .ok_or_else(|| format!("expected NAME=VALUE, got `{s}`"))
+}
+
+#[derive(Debug, Args, Clone, Copy)]
+pub struct GraphArgs {
+    /// Mermaid (GitHub renders it in Markdown) or Graphviz DOT.
+    #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
+    pub format: GraphFormat,
+
+    /// Read the live stack and colour each resource by its state, as `exstack status` reports it.
+    #[arg(long)]
+    pub status: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    Mermaid,
+    Dot,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The directory to create the lab in; made if missing.
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Args, Clone, Copy)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[cfg(test)]

@@ -32,6 +32,11 @@ pub enum Exit {
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    let verbosity = cli.global.verbosity();
+    output::init(verbosity, cli.global.color);
+    if verbosity == output::Verbosity::Trace {
+        trace_aws_calls();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -45,8 +50,23 @@ fn main() -> ExitCode {
     match runtime.block_on(commands::run(cli)) {
         Ok(exit) => ExitCode::from(exit as u8),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            output::error(format_args!("{e:#}"));
             ExitCode::from(Exit::Failure as u8)
         }
     }
+}
+
+/// `-vv`: every AWS call's request and response as the SDK traces them, on stderr.
+/// RUST_LOG, when set, chooses instead.
+fn trace_aws_calls() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(
+            "exstack=debug,aws_smithy_runtime=debug,aws_smithy_runtime::client::http=trace,aws_config=info",
+        )
+    });
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(output::color())
+        .init();
 }

@@ -34,7 +34,7 @@ impl RunFiles {
     }
 
     /// Waits for any other `up`/`down` on the same stack and target; held until dropped.
-    pub fn lock(&self, stack: &str) -> Result<File> {
+    pub async fn lock(&self, stack: &str) -> Result<File> {
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -49,8 +49,14 @@ impl RunFiles {
                     self.lock.display()
                 ),
             );
-            file.lock()
-                .with_context(|| format!("cannot lock {}", self.lock.display()))?;
+            // Polled, not a blocking lock: in a fleet, one busy lab machine must not stall
+            // the thread the others run on.
+            while let Err(e) = file.try_lock() {
+                if let std::fs::TryLockError::Error(e) = e {
+                    return Err(e).with_context(|| format!("cannot lock {}", self.lock.display()));
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
         }
         Ok(file)
     }

@@ -109,6 +109,9 @@ async fn logs_show_what_the_processor_printed_and_its_traceback() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect();
+    for line in json.stdout.lines() {
+        crate::json_output::matches_doc("logs", line);
+    }
     assert!(
         events
             .iter()
@@ -308,7 +311,7 @@ async fn watch_redeploys_only_the_saved_function_and_survives_a_broken_stack() {
     std::fs::write(lab.path("stack.toml"), &stack).unwrap();
     let lines = watcher.until(is_watching, Duration::from_secs(30));
     let text = lines.join("\n");
-    assert!(text.contains("Finished 0 create, 0 update"), "{text}");
+    assert!(text.contains("Finished nothing changed"), "{text}");
     assert!(!text.contains("error"), "{text}");
 }
 
@@ -389,4 +392,30 @@ fn sh(lab: &Lab, script: &str) -> Command {
         .env("AWS_ENDPOINT_URL", &lab.endpoint)
         .env_remove("AWS_REGION");
     cmd
+}
+
+/// Both run until Ctrl-C, which a fleet (output shown when every machine is done) cannot show.
+#[test]
+fn watch_and_follow_refuse_several_lab_machines() {
+    let lab = Lab::new("watchfleet");
+    let dead = crate::util::dead_endpoint();
+    let two = [
+        "--endpoint-url",
+        lab.endpoint.as_str(),
+        "--endpoint-url",
+        dead.as_str(),
+    ];
+    let processor = lab.name("task-processor");
+    for (args, said) in [
+        (vec!["up", "--watch"], "watches one lab machine"),
+        (
+            vec!["logs", processor.as_str(), "--follow"],
+            "follows one lab machine",
+        ),
+    ] {
+        let all: Vec<&str> = args.iter().chain(two.iter()).copied().collect();
+        let run = lab.exstack(&all);
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        assert!(run.stderr.contains(said), "{}", run.stderr);
+    }
 }

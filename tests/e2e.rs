@@ -18,10 +18,11 @@ fn with_fast<'a>(args: &[&'a str]) -> Vec<&'a str> {
 async fn verify_passes_fails_when_broken_and_passes_after_repair() {
     let lab = Lab::new("e2e");
     lab.exstack(&with_fast(&["up"])).ok();
-    let verify = lab
+    let run = lab
         .exstack(&with_fast(&["verify", "-o", "json", "--timeout", "45"]))
-        .ok()
-        .json();
+        .ok();
+    crate::json_output::matches_doc("verify", &run.stdout);
+    let verify = run.json();
     let steps = verify["steps"].as_array().unwrap();
     assert_eq!(steps.len(), 11, "{verify}");
     assert!(steps.iter().all(|s| s["ok"] == true), "{verify}");

@@ -4,14 +4,18 @@
 
 mod util;
 
+mod cli;
 mod convergence;
 mod devloop;
 mod drift;
 mod e2e;
 mod faults;
+mod fleet;
 mod interrupt;
+mod json_output;
 mod lifecycle;
 mod manifest_errors;
 mod ownership;
 mod proxy;
 mod safety;
+mod terminal;

@@ -250,3 +250,11 @@ impl Clients {
             .unwrap()
     }
 }
+
+/// An endpoint where nothing listens: a port the kernel just handed out and took back.
+pub fn dead_endpoint() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("local addr").port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
+}

@@ -25,7 +25,12 @@ pub async fn run(
     let engine = Engine::new(ctx, stack)?;
     let observed = engine.observe().await?;
     let outcomes = engine
-        .destroy(&observed, args.include_unowned, cancel, &progress(g))
+        .destroy(
+            &observed,
+            args.include_unowned,
+            cancel,
+            &progress(g, |_| "Deleting"),
+        )
         .await;
     // Leaving someone else's resource alone is what down should do, not a failure.
     let failed: Vec<&Outcome> = outcomes.iter().filter(|o| o.failed()).collect();
@@ -45,7 +50,10 @@ pub async fn run(
         &failed,
         cancel,
         started,
-        &format!("{} deleted", done.delete),
+        &render::done_line(&Summary {
+            not_owned: 0,
+            ..done
+        }),
     );
     if g.output == Format::Text && done.not_owned > 0 {
         output::status(

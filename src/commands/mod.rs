@@ -1,30 +1,64 @@
 //! One file per command, each a short orchestration of manifest → engine → output.
 
+mod completions;
 mod down;
+mod fleet;
+mod graph;
+mod init;
 mod logs;
 mod outputs;
 mod report;
+mod reset;
+mod schema;
 mod status;
 mod up;
 mod validate;
 mod verify;
 mod watch;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use tokio_util::sync::CancellationToken;
 
 use crate::Exit;
-use crate::aws::{Ctx, DEFAULT_ENDPOINT, DEFAULT_REGION, Target};
+use crate::aws::{Ctx, Target};
 use crate::cli::{Cli, Command, Global};
 use crate::manifest::{self, Stack};
 
 pub async fn run(cli: Cli) -> Result<Exit> {
     let g = &cli.global;
-    let stack = load_stack(g)?;
-    if let Command::Validate = cli.command {
-        return validate::run(&stack, g);
+    // These need neither a stack file nor AWS.
+    match &cli.command {
+        Command::Init(args) => return init::run(args),
+        Command::Schema => return schema::run(),
+        Command::Completions(args) => return completions::completions(args.shell),
+        Command::Man => return completions::man(),
+        _ => {}
     }
-    let target = target(g, &stack)?;
+    let stack = load_stack(g)?;
+    // These need the stack file but not AWS.
+    match &cli.command {
+        Command::Validate => return validate::run(&stack, g),
+        Command::Graph(args) if !args.status => return graph::run(&stack, *args, None).await,
+        _ => {}
+    }
+    let machines = fleet::machines(g, &stack)?;
+    let cancel = interrupt_on_ctrl_c();
+    match machines.as_slice() {
+        [one] if g.targets.is_none() => {
+            on_target(&cli.command, g, &stack, one.target.clone(), &cancel).await
+        }
+        _ => fleet::run(&cli.command, g, &stack, machines, &cancel).await,
+    }
+}
+
+/// One command on one lab machine.
+pub(crate) async fn on_target(
+    command: &Command,
+    g: &Global,
+    stack: &Stack,
+    target: Target,
+    cancel: &CancellationToken,
+) -> Result<Exit> {
     let ctx = Ctx::connect(target, &stack.name).await?;
     if ctx.target.is_aws() {
         crate::output::status(
@@ -32,24 +66,30 @@ pub async fn run(cli: Cli) -> Result<Exit> {
             format_args!("account {} on {}", ctx.account, ctx.target.describe()),
         );
     }
-    let cancel = interrupt_on_ctrl_c();
     // Held until the command ends: two `up`s on one stack run one after the other.
     // `up --watch` takes it for each apply instead, so a `down` elsewhere is not blocked.
-    let _lock = match cli.command {
-        Command::Up(a) if !a.watch => Some(ctx.run_files.lock(&stack.name)?),
-        Command::Down(_) => Some(ctx.run_files.lock(&stack.name)?),
+    let _lock = match command {
+        Command::Up(a) if a.watch => None,
+        Command::Up(_) | Command::Down(_) | Command::Reset(_) => {
+            Some(ctx.run_files.lock(&stack.name).await?)
+        }
         _ => None,
     };
-    match cli.command {
-        Command::Validate => unreachable!("handled above"),
-        Command::Plan(args) => status::plan(&ctx, &stack, g, args).await,
-        Command::Status => status::status(&ctx, &stack, g).await,
-        Command::Up(a) if a.watch => watch::run(&ctx, &stack, g, a.up, &cancel).await,
-        Command::Up(a) => up::run(&ctx, &stack, g, a.up, &cancel).await,
-        Command::Down(args) => down::run(&ctx, &stack, g, args, &cancel).await,
-        Command::Outputs(args) => outputs::run(&ctx, &stack, g, args).await,
-        Command::Logs(args) => logs::run(&ctx, &stack, g, &args, &cancel).await,
-        Command::Verify(args) => verify::run(&ctx, &stack, g, args).await,
+    match command {
+        Command::Init(_) | Command::Schema | Command::Completions(_) | Command::Man => {
+            unreachable!("run before any stack file or target: see `run`")
+        }
+        Command::Validate => validate::run(stack, g),
+        Command::Graph(args) => graph::run(stack, *args, Some(&ctx)).await,
+        Command::Plan(args) => status::plan(&ctx, stack, g, *args).await,
+        Command::Status => status::status(&ctx, stack, g).await,
+        Command::Up(a) if a.watch => watch::run(&ctx, stack, g, a.up, cancel).await,
+        Command::Up(a) => up::run(&ctx, stack, g, a.up, cancel).await,
+        Command::Down(args) => down::run(&ctx, stack, g, *args, cancel).await,
+        Command::Reset(args) => reset::run(&ctx, stack, g, *args, cancel).await,
+        Command::Outputs(args) => outputs::run(&ctx, stack, g, *args).await,
+        Command::Logs(args) => logs::run(&ctx, stack, g, args, cancel).await,
+        Command::Verify(args) => verify::run(&ctx, stack, g, *args).await,
     }
 }
 
@@ -61,35 +101,6 @@ fn load_stack(g: &Global) -> Result<Stack> {
     vars.sort();
     vars.extend(g.vars.iter().cloned());
     manifest::load(&g.file, &vars)
-}
-
-/// LocalStack unless real AWS is asked for by name; never both.
-fn target(g: &Global, stack: &Stack) -> Result<Target> {
-    let region = g
-        .region
-        .clone()
-        .or_else(|| stack.region.clone())
-        .unwrap_or_else(|| DEFAULT_REGION.to_owned());
-    // Real AWS only by name: --aws, or `allow_aws = true` in the stack with no endpoint set.
-    if g.aws || (stack.allow_aws && g.endpoint_url.is_none()) {
-        if g.endpoint_url.is_some() {
-            bail!(
-                "--aws targets real AWS and cannot be combined with --endpoint-url or AWS_ENDPOINT_URL"
-            );
-        }
-        return Ok(Target {
-            endpoint: None,
-            region,
-        });
-    }
-    let endpoint = g
-        .endpoint_url
-        .clone()
-        .unwrap_or_else(|| DEFAULT_ENDPOINT.to_owned());
-    Ok(Target {
-        endpoint: Some(endpoint),
-        region,
-    })
 }
 
 /// First Ctrl-C: stop starting new calls and let those in flight finish.

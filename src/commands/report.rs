@@ -7,15 +7,38 @@ use tokio_util::sync::CancellationToken;
 use crate::Exit;
 use crate::aws::Ctx;
 use crate::cli::{Format, Global};
-use crate::engine::{Outcome, OutcomeResult};
+use crate::engine::{Outcome, OutcomeResult, Progress};
 use crate::output;
 use crate::plan::{Action, Change};
+use crate::resources::ResourceId;
 
-/// Prints each outcome as it happens, in text mode.
-pub fn progress(g: &Global) -> impl Fn(&Outcome) + Sync + '_ {
-    move |o| {
+/// Shows each resource as it is worked on and when it is done, in text mode. `verb` names
+/// the work in progress ("Creating") for the spinner.
+pub fn progress<'g>(
+    g: &'g Global,
+    verb: impl Fn(&ResourceId) -> &'static str + Sync + 'g,
+) -> impl Fn(Progress<'_>) + Sync + 'g {
+    move |event| {
         if g.output == Format::Text {
-            output::outcome(o, g.verbose)
+            let verb = match event {
+                Progress::Started(id) => verb(id),
+                Progress::Finished(o) => verb(&o.id),
+            };
+            output::progress(event, verb)
+        }
+    }
+}
+
+/// The spinner's verb for each resource: what the plan says will happen to it.
+pub fn planned_verbs(plan: &[Change]) -> impl Fn(&ResourceId) -> &'static str + Sync + '_ {
+    move |id| {
+        let action = plan.iter().find(|c| &c.id == id).map(|c| c.action);
+        match action {
+            Some(Action::Create) => "Creating",
+            Some(Action::Update) => "Updating",
+            Some(Action::Replace) => "Replacing",
+            Some(Action::Delete) => "Deleting",
+            _ => "Checking",
         }
     }
 }
@@ -31,6 +54,8 @@ pub fn conclude(
     started: Instant,
     what: &str,
 ) -> Exit {
+    output::end_live();
+    output::summary(what);
     if g.output == Format::Text {
         let verb = if failed.is_empty() {
             "Finished"
@@ -41,7 +66,7 @@ pub fn conclude(
             verb,
             format_args!("{what} in {:.2}s", started.elapsed().as_secs_f64()),
         );
-        if g.verbose {
+        if output::verbose() {
             let calls = ctx.calls.snapshot();
             output::status(
                 "Calls",
@@ -50,7 +75,7 @@ pub fn conclude(
         }
     }
     if let Some(message) = endpoint_gone_message(ctx, outcomes) {
-        eprintln!("error: {message}");
+        output::error(message);
     }
     if cancel.is_cancelled() {
         Exit::Interrupted

@@ -8,12 +8,10 @@ use crate::cli::{Format, Global, UpArgs};
 use crate::engine::Engine;
 use crate::manifest::Stack;
 use crate::output;
-use crate::plan::{Summary, render};
+use crate::plan::{Change, Summary, render};
 
 pub async fn plan(ctx: &Ctx, stack: &Stack, g: &Global, args: UpArgs) -> Result<Exit> {
-    let engine = Engine::new(ctx, stack)?;
-    let observed = engine.observe().await?;
-    let changes = engine.plan(&observed, args.adopt);
+    let changes = live_changes(ctx, stack, args.adopt).await?;
     match g.output {
         Format::Json => output::json(&serde_json::json!({
             "changes": changes,
@@ -26,10 +24,13 @@ pub async fn plan(ctx: &Ctx, stack: &Stack, g: &Global, args: UpArgs) -> Result<
 }
 
 pub async fn status(ctx: &Ctx, stack: &Stack, g: &Global) -> Result<Exit> {
-    let engine = Engine::new(ctx, stack)?;
-    let observed = engine.observe().await?;
-    let changes = engine.plan(&observed, false);
+    let changes = live_changes(ctx, stack, false).await?;
     let summary = Summary::of(&changes);
+    output::summary(if summary.in_sync() {
+        "in sync".to_owned()
+    } else {
+        render::summary_line(&summary)
+    });
     match g.output {
         Format::Json => output::json(&serde_json::json!({
             "in_sync": summary.in_sync(),
@@ -39,7 +40,7 @@ pub async fn status(ctx: &Ctx, stack: &Stack, g: &Global) -> Result<Exit> {
         })),
         Format::Text => {
             output::data(render::status_text(&changes));
-            if g.verbose {
+            if crate::output::verbose() {
                 let calls = ctx.calls.snapshot();
                 output::status(
                     "Calls",
@@ -53,4 +54,11 @@ pub async fn status(ctx: &Ctx, stack: &Stack, g: &Global) -> Result<Exit> {
     } else {
         Exit::Drift
     })
+}
+
+/// Reads the live stack and compares it with stack.toml: what `up` would do to each resource.
+pub async fn live_changes(ctx: &Ctx, stack: &Stack, adopt: bool) -> Result<Vec<Change>> {
+    let engine = Engine::new(ctx, stack)?;
+    let observed = engine.observe().await?;
+    Ok(engine.plan(&observed, adopt))
 }

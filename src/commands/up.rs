@@ -7,7 +7,7 @@ use anyhow::Result;
 use tokio_util::sync::CancellationToken;
 
 use super::outputs;
-use super::report::{as_changes, conclude, progress};
+use super::report::{as_changes, conclude, planned_verbs, progress};
 use crate::Exit;
 use crate::aws::Ctx;
 use crate::cli::{Format, Global, UpArgs};
@@ -43,7 +43,12 @@ pub async fn apply(
     let observed = engine.observe().await?;
     let plan = engine.plan(&observed, args.adopt);
     let outcomes = engine
-        .apply(&observed, args.adopt, cancel, &progress(g))
+        .apply(
+            &observed,
+            args.adopt,
+            cancel,
+            &progress(g, planned_verbs(&plan)),
+        )
         .await;
     let mut known = engine.known_outputs(&observed);
     for o in &outcomes {
@@ -68,7 +73,7 @@ pub async fn apply(
         }));
     }
     let done = Summary::of(&as_changes(&outcomes));
-    let what = render::summary_line(&done).replace(" to ", " ");
+    let what = render::done_line(&done);
     let exit = conclude(ctx, g, &outcomes, &failed, cancel, started, &what);
     Ok((exit, stack_outputs))
 }

@@ -30,7 +30,7 @@ pub fn run(stack: &Stack, g: &Global) -> Result<Exit> {
         stack.resources.len(),
         levels.len()
     ));
-    if g.verbose {
+    if crate::output::verbose() {
         for (i, level) in levels.iter().enumerate() {
             let names: Vec<String> = level.iter().map(ToString::to_string).collect();
             output::data(format_args!("  level {i}: {}\n", names.join(", ")));

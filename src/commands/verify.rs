@@ -159,15 +159,14 @@ pub async fn run(ctx: &Ctx, stack: &Stack, g: &Global, args: VerifyArgs) -> Resu
     cleanup(ctx, &lab, &made).await;
 
     let ok = steps.iter().all(|s| s.ok);
+    let passed = steps.iter().filter(|s| s.ok).count();
+    let tally = format!("{passed} of {} checks passed", steps.len());
     if g.output == Format::Json {
         output::json(&json!({"ok": ok, "steps": steps}));
     } else {
-        let passed = steps.iter().filter(|s| s.ok).count();
-        output::status(
-            if ok { "Verified" } else { "Failed" },
-            format_args!("{passed} of {} checks passed", steps.len()),
-        );
+        output::status(if ok { "Verified" } else { "Failed" }, &tally);
     }
+    output::summary(tally);
     Ok(if ok { Exit::Success } else { Exit::Drift })
 }
 

@@ -35,13 +35,13 @@ pub async fn run(
     let mut watched = Watched::of(&g.file, stack);
     let mut seen = watched.fingerprint();
     let first = {
-        let _lock = ctx.run_files.lock(&stack.name)?;
+        let _lock = ctx.run_files.lock(&stack.name).await?;
         up::run(ctx, stack, g, args, cancel).await
     };
     match first {
         Ok(Exit::Interrupted) => return Ok(Exit::Interrupted),
         Ok(_) => {}
-        Err(e) => eprintln!("error: {e:#}"),
+        Err(e) => output::error(format_args!("{e:#}")),
     }
     output::status(
         "Watching",
@@ -75,29 +75,29 @@ pub async fn run(
         let stack = match super::load_stack(g) {
             Ok(s) => s,
             Err(e) => {
-                eprintln!("error: {e:#}");
+                output::error(format_args!("{e:#}"));
                 output::status("Watching", "(fix the error and save again)");
                 continue;
             }
         };
         if stack.name != ctx.stack {
-            eprintln!(
-                "error: the stack's name changed from `{}` to `{}`; stop and run `exstack up --watch` again to switch stacks",
+            output::error(format_args!(
+                "the stack's name changed from `{}` to `{}`; stop and run `exstack up --watch` again to switch stacks",
                 ctx.stack, stack.name
-            );
+            ));
             continue;
         }
         // Code directories may have changed with stack.toml; look at the new set from now on.
         watched = Watched::of(&g.file, &stack);
         seen = watched.fingerprint();
         let applied = {
-            let _lock = ctx.run_files.lock(&stack.name)?;
+            let _lock = ctx.run_files.lock(&stack.name).await?;
             up::apply(ctx, &stack, g, args, cancel).await
         };
         match applied {
             Ok((Exit::Interrupted, _)) => return Ok(Exit::Interrupted),
             Ok(_) => {}
-            Err(e) => eprintln!("error: {e:#}"),
+            Err(e) => output::error(format_args!("{e:#}")),
         }
         let after = saved_at
             .and_then(|t| t.elapsed().ok())

@@ -30,6 +30,13 @@ pub struct Engine<'a> {
     pub packages: Packages,
 }
 
+/// What the walk tells whoever shows it: work on a resource began, or ended.
+#[derive(Debug, Clone, Copy)]
+pub enum Progress<'p> {
+    Started(&'p ResourceId),
+    Finished(&'p Outcome),
+}
+
 /// What happened to one resource.
 #[derive(Debug, Clone, Serialize)]
 pub struct Outcome {
@@ -196,7 +203,7 @@ impl<'a> Engine<'a> {
         observed: &Observed,
         adopt: bool,
         cancel: &CancellationToken,
-        report: &(dyn Fn(&Outcome) + Sync),
+        report: &(dyn Fn(Progress<'_>) + Sync),
     ) -> Vec<Outcome> {
         let mut outputs = self.known_outputs(observed);
         let order = self.graph.order();
@@ -224,7 +231,7 @@ impl<'a> Engine<'a> {
         observed: &Observed,
         include_unowned: bool,
         cancel: &CancellationToken,
-        report: &(dyn Fn(&Outcome) + Sync),
+        report: &(dyn Fn(Progress<'_>) + Sync),
     ) -> Vec<Outcome> {
         let outputs = self.known_outputs(observed);
         let order = self.graph.teardown_order();
@@ -258,7 +265,7 @@ impl<'a> Engine<'a> {
         not_owned_blocks: bool,
         after: impl Fn(&ResourceId) -> Vec<ResourceId>,
         cancel: &CancellationToken,
-        report: &(dyn Fn(&Outcome) + Sync),
+        report: &(dyn Fn(Progress<'_>) + Sync),
         mut work: W,
     ) -> Vec<Outcome>
     where
@@ -291,7 +298,7 @@ impl<'a> Engine<'a> {
                             OutcomeResult::Skipped(why),
                             Duration::ZERO,
                         );
-                        report(&o);
+                        report(Progress::Finished(&o));
                         outcomes.push(o);
                         finished.insert(id.clone());
                         false
@@ -307,6 +314,7 @@ impl<'a> Engine<'a> {
                     .collect();
                 pending.retain(|id| !ready.contains(id));
                 for id in ready {
+                    report(Progress::Started(&id));
                     let fut = work(&id, &new_outputs);
                     let started = Instant::now();
                     running.push(Box::pin(
@@ -370,7 +378,7 @@ impl<'a> Engine<'a> {
             };
             endpoint_gone |= o.unreachable;
             finished.insert(id);
-            report(&o);
+            report(Progress::Finished(&o));
             outcomes.push(o);
         }
         let why = if endpoint_gone {
@@ -385,7 +393,7 @@ impl<'a> Engine<'a> {
                 OutcomeResult::Skipped(why.into()),
                 Duration::ZERO,
             );
-            report(&o);
+            report(Progress::Finished(&o));
             outcomes.push(o);
         }
         outcomes
@@ -415,14 +423,12 @@ impl<'a> Engine<'a> {
         let ctx = self.ctx;
         let outputs = match (change.action, &live) {
             (Action::NotOwned, _) => return Err(not_owned(&change)),
-            (Action::Create, _) => match create(ctx, resource.as_ref()).await {
-                Err(e) if is_already_exists(&e) => {
-                    let live = read_after_lost_race(ctx, resource.as_ref())
-                        .await
-                        .map_err(fail)?;
+            (Action::Create, _) => match create_or_find(ctx, resource.as_ref()).await {
+                Ok(Created::New(outputs)) => outputs,
+                Ok(Created::Found(live)) => {
                     return Box::pin(self.converge(resource, Some(live), adopt)).await;
                 }
-                created => created.map_err(fail)?,
+                Err(e) => return Err(fail(e)),
             },
             (Action::NoOp | Action::Update, Some(live)) => {
                 if live.owner != resources::Owner::Us {
@@ -468,27 +474,38 @@ fn any_aws_error(e: &anyhow::Error, test: impl Fn(&AwsError) -> bool) -> bool {
         .any(|c| c.downcast_ref::<AwsError>().is_some_and(&test))
 }
 
-/// After a create lost a race, reads what won it. A run killed in the middle of a create
-/// (its request still being served) is the usual winner: its tags may land a moment after
-/// the resource itself, so an untagged answer is read again for a short while before it is
-/// taken as someone else's. The caller plans against the answer like any other read, so
-/// something a person made is still never touched.
-async fn read_after_lost_race(ctx: &Ctx, resource: &dyn Resource) -> Result<Live> {
-    let give_up = Instant::now() + LOST_RACE_TAG_WAIT;
+enum Created {
+    New(Outputs),
+    /// The create was refused as already existing, and this is what exists.
+    Found(Live),
+}
+
+/// Creates, or finds what won the race to create it. A run killed in the middle of a create
+/// (its request still being served) is the usual winner: its tags may land a moment after the
+/// resource itself, so an untagged answer is read again for a short while before it is taken
+/// as someone else's; the caller then plans against it like any read, so something a person
+/// made is still never touched. "Already exists" with nothing to read means the old one is
+/// still being deleted (an event source mapping in `Deleting`): the create is tried again.
+async fn create_or_find(ctx: &Ctx, resource: &dyn Resource) -> Result<Created> {
+    let start = Instant::now();
     let mut wait = ctx.patience.first_wait;
+    let mut try_create = true;
     loop {
-        let live = resource.read(ctx).await?;
-        match live {
-            Some(live) if live.owner == resources::Owner::Us || Instant::now() >= give_up => {
-                return Ok(live);
+        if try_create {
+            match create(ctx, resource).await {
+                Err(e) if is_already_exists(&e) && start.elapsed() < ctx.patience.give_up_after => {
+                }
+                created => return created.map(Created::New),
             }
-            None if Instant::now() >= give_up => {
-                return Err(anyhow!(
-                    "{} was refused as already existing, yet reading it finds nothing; run the command again",
-                    resource.id()
-                ));
+        }
+        match resource.read(ctx).await? {
+            Some(live)
+                if live.owner == resources::Owner::Us || start.elapsed() >= LOST_RACE_TAG_WAIT =>
+            {
+                return Ok(Created::Found(live));
             }
-            _ => {}
+            Some(_) => try_create = false,
+            None => try_create = true,
         }
         tokio::time::sleep(wait).await;
         wait = (wait * 2).min(Duration::from_millis(500));

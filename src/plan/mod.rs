@@ -33,6 +33,42 @@ impl Action {
     }
 }
 
+/// A resource's state as `status` reports it, by what `up` would do to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum State {
+    InSync,
+    Drifted,
+    Missing,
+    NotOwned,
+}
+
+impl State {
+    pub const ALL: [State; 4] = [
+        State::InSync,
+        State::Drifted,
+        State::Missing,
+        State::NotOwned,
+    ];
+
+    pub fn of(action: Action) -> State {
+        match action {
+            Action::NoOp => State::InSync,
+            Action::Create => State::Missing,
+            Action::Update | Action::Replace | Action::Delete => State::Drifted,
+            Action::NotOwned => State::NotOwned,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            State::InSync => "in sync",
+            State::Drifted => "drifted",
+            State::Missing => "missing",
+            State::NotOwned => "not owned",
+        }
+    }
+}
+
 /// One field that differs: `VisibilityTimeout: 30 → 60`. `None` means absent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldDiff {

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use serde::Serializer;
 
-use super::{Action, Change, FieldDiff, Summary};
+use super::{Action, Change, FieldDiff, State, Summary};
 use crate::resources::ResourceId;
 
 pub fn serialize_id<S: Serializer>(id: &ResourceId, s: S) -> Result<S::Ok, S::Error> {
@@ -48,6 +48,26 @@ pub fn summary_line(s: &Summary) -> String {
     line
 }
 
+/// What a run did, naming only what happened: `9 created, 1 updated`, or `nothing changed`.
+pub fn done_line(s: &Summary) -> String {
+    let parts: Vec<String> = [
+        (s.create, "created"),
+        (s.update, "updated"),
+        (s.replace, "replaced"),
+        (s.delete, "deleted"),
+        (s.not_owned, "left alone"),
+    ]
+    .iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| format!("{n} {what}"))
+    .collect();
+    if parts.is_empty() {
+        "nothing changed".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
 /// `VisibilityTimeout: 30 → 60`, with absent values shown as such.
 pub fn field_line(f: &FieldDiff) -> String {
     let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "(absent)".into());
@@ -75,12 +95,7 @@ pub fn not_owned_note(c: &Change) -> String {
 pub fn status_text(changes: &[Change]) -> String {
     let mut out = String::new();
     for c in changes {
-        let state = match c.action {
-            Action::NoOp => "in sync",
-            Action::Create => "missing",
-            Action::Update | Action::Replace | Action::Delete => "drifted",
-            Action::NotOwned => "not owned",
-        };
+        let state = State::of(c.action).label();
         let _ = writeln!(out, "{state:>10}  {}{}", c.id, not_owned_note(c));
         if matches!(c.action, Action::Update | Action::Replace) {
             for f in &c.fields {

@@ -1,0 +1,371 @@
+//! Many lab machines in one command: `--endpoint-url` repeated and/or `--targets FILE`.
+//! Each machine runs the same command as it would alone, concurrently up to `--jobs`; one
+//! failing or unreachable machine never stops the others. A row per machine while it runs,
+//! then a table: machine, result, time, changes.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use futures::stream::{self, StreamExt};
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use super::on_target;
+use crate::Exit;
+use crate::aws::{DEFAULT_ENDPOINT, DEFAULT_REGION, Target};
+use crate::cli::{Command, Format, Global};
+use crate::manifest::Stack;
+use crate::output::{self, FleetView, Mark, Row};
+
+/// A lab machine: where to act, and what to call it.
+#[derive(Debug, Clone)]
+pub struct Machine {
+    pub name: String,
+    pub target: Target,
+}
+
+/// Every machine the flags name, in the order given; LocalStack's default when none.
+/// Real AWS only by name (`--aws`, or `allow_aws` in the stack with no endpoint given).
+pub fn machines(g: &Global, stack: &Stack) -> Result<Vec<Machine>> {
+    let region = g
+        .region
+        .clone()
+        .or_else(|| stack.region.clone())
+        .unwrap_or_else(|| DEFAULT_REGION.to_owned());
+    let mut listed: Vec<(Option<String>, String)> =
+        g.endpoint_url.iter().map(|e| (None, e.clone())).collect();
+    if let Some(file) = &g.targets {
+        listed.extend(read_targets(file)?);
+    }
+    // AWS_ENDPOINT_URL stands in for one --endpoint-url, not for a classroom's list.
+    let from_env = std::env::var("AWS_ENDPOINT_URL")
+        .ok()
+        .filter(|e| !e.is_empty() && listed.is_empty() && g.targets.is_none());
+    let named = !listed.is_empty() || g.targets.is_some() || from_env.is_some();
+    if g.aws || (stack.allow_aws && !named) {
+        if named {
+            bail!(
+                "--aws targets real AWS and cannot be combined with --endpoint-url, --targets or AWS_ENDPOINT_URL"
+            );
+        }
+        return Ok(vec![Machine {
+            name: "aws".into(),
+            target: Target {
+                endpoint: None,
+                region,
+            },
+        }]);
+    }
+    if !named {
+        listed.push((None, DEFAULT_ENDPOINT.to_owned()));
+    }
+    listed.extend(from_env.map(|e| (None, e)));
+    if listed.is_empty() {
+        bail!("the targets file lists no lab machines; add one `[name] URL` per line");
+    }
+    let mut machines: Vec<Machine> = Vec::new();
+    for (name, endpoint) in listed {
+        if machines
+            .iter()
+            .any(|m| m.target.endpoint.as_deref() == Some(endpoint.as_str()))
+        {
+            bail!("{endpoint} is listed twice; each lab machine once, please");
+        }
+        machines.push(Machine {
+            name: name.unwrap_or_else(|| short_name(&endpoint)),
+            target: Target {
+                endpoint: Some(endpoint),
+                region: region.clone(),
+            },
+        });
+    }
+    Ok(machines)
+}
+
+/// `http://lab-07:4566` → `lab-07:4566`: enough to tell rows apart.
+fn short_name(endpoint: &str) -> String {
+    let rest = endpoint.split_once("://").map_or(endpoint, |(_, r)| r);
+    rest.trim_end_matches('/').to_owned()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TargetsToml {
+    target: Vec<TargetEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TargetEntry {
+    name: Option<String>,
+    endpoint: String,
+}
+
+fn read_targets(file: &Path) -> Result<Vec<(Option<String>, String)>> {
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("cannot read the targets file {}", file.display()))?;
+    parse_targets(&text).with_context(|| format!("in the targets file {}", file.display()))
+}
+
+/// Either TOML (`[[target]]` with `endpoint` and an optional `name`) or one machine per line:
+/// `URL` or `NAME URL`, with `#` comments.
+fn parse_targets(text: &str) -> Result<Vec<(Option<String>, String)>> {
+    if text.contains("[[target]]") {
+        let parsed: TargetsToml = toml::from_str(text).context("not a valid [[target]] list")?;
+        return parsed
+            .target
+            .into_iter()
+            .map(|t| Ok((t.name, checked_url(&t.endpoint)?)))
+            .collect();
+    }
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let entry = match fields.as_slice() {
+            [] => continue,
+            [url] => (None, checked_url(url)),
+            [name, url] => (Some((*name).to_owned()), checked_url(url)),
+            _ => bail!("line {}: expected `URL` or `NAME URL`, got `{line}`", n + 1),
+        };
+        out.push((entry.0, entry.1.with_context(|| format!("line {}", n + 1))?));
+    }
+    Ok(out)
+}
+
+fn checked_url(url: &str) -> Result<String> {
+    if url.starts_with("http://") || url.starts_with("https://") {
+        Ok(url.trim_end_matches('/').to_owned())
+    } else {
+        bail!("`{url}` is not an endpoint URL; write it like http://lab-07:4566")
+    }
+}
+
+/// One machine's result, for the table and the JSON.
+#[derive(Debug, Serialize)]
+struct Report {
+    name: String,
+    endpoint: String,
+    ok: bool,
+    exit: i32,
+    #[serde(skip)]
+    status: Exit,
+    elapsed_ms: u64,
+    changes: Option<String>,
+    error: Option<String>,
+    /// The command's own JSON document, as it prints for one machine.
+    result: Option<serde_json::Value>,
+    #[serde(skip)]
+    data: String,
+}
+
+pub async fn run(
+    command: &Command,
+    g: &Global,
+    stack: &Stack,
+    machines: Vec<Machine>,
+    cancel: &CancellationToken,
+) -> Result<Exit> {
+    // Both run until Ctrl-C, and a fleet's output is shown when every machine is done.
+    match command {
+        Command::Up(a) if a.watch => {
+            bail!("`up --watch` watches one lab machine: give one --endpoint-url")
+        }
+        Command::Logs(a) if a.follow => {
+            bail!("`logs --follow` follows one lab machine: give one --endpoint-url")
+        }
+        _ => {}
+    }
+    let view = FleetView::new(machines.iter().map(|m| m.name.as_str()));
+    let rows: Vec<(Machine, Arc<Row>)> = machines
+        .into_iter()
+        .map(|m| {
+            let row = Arc::new(view.row(&m.name));
+            (m, row)
+        })
+        .collect();
+    // `buffered`, not `buffer_unordered`: at most `jobs` at once, reports in the order given.
+    let reports: Vec<Report> = stream::iter(rows)
+        .map(|(machine, row)| one_machine(command, g, stack, machine, row, cancel))
+        .buffered(usize::from(g.jobs))
+        .collect()
+        .await;
+    let exit = worst(&reports, cancel);
+    match g.output {
+        Format::Json => output::json(&serde_json::json!({
+            "ok": exit == Exit::Success,
+            "targets": reports,
+        })),
+        Format::Text => print_table(command, &reports),
+    }
+    Ok(exit)
+}
+
+async fn one_machine(
+    command: &Command,
+    g: &Global,
+    stack: &Stack,
+    machine: Machine,
+    row: Arc<Row>,
+    cancel: &CancellationToken,
+) -> Report {
+    let started = row.start();
+    let target = machine.target.clone();
+    let result = output::on_row(row.clone(), on_target(command, g, stack, target, cancel)).await;
+    let elapsed = started.elapsed();
+    let captured = row.take();
+    let (exit, error) = match result {
+        Ok(exit) => (exit, captured.errors.first().cloned()),
+        Err(e) => (Exit::Failure, Some(format!("{e:#}"))),
+    };
+    let ok = exit == Exit::Success;
+    let changes = captured.summary.clone();
+    let mark = if ok { Mark::Passed } else { Mark::Failed };
+    let last_word = match (&error, &changes) {
+        (Some(e), _) => e.lines().next().unwrap_or_default().to_owned(),
+        (None, Some(c)) => c.clone(),
+        (None, None) => result_word(exit).to_owned(),
+    };
+    row.finish(mark, &format!("{}  {last_word}", seconds(elapsed)));
+    Report {
+        name: machine.name,
+        endpoint: machine.target.describe(),
+        ok,
+        exit: exit as i32,
+        status: exit,
+        elapsed_ms: elapsed.as_millis() as u64,
+        changes,
+        error,
+        result: captured.json,
+        data: captured.data,
+    }
+}
+
+fn result_word(exit: Exit) -> &'static str {
+    match exit {
+        Exit::Success => "ok",
+        Exit::Failure => "failed",
+        Exit::Drift => "differs",
+        Exit::Interrupted => "interrupted",
+    }
+}
+
+fn seconds(d: Duration) -> String {
+    format!("{:.1}s", d.as_secs_f64())
+}
+
+/// Interrupted beats failed beats differs beats success.
+fn worst(reports: &[Report], cancel: &CancellationToken) -> Exit {
+    if cancel.is_cancelled() {
+        return Exit::Interrupted;
+    }
+    let any = |exit: Exit| reports.iter().any(|r| r.status == exit);
+    if any(Exit::Failure) {
+        Exit::Failure
+    } else if any(Exit::Drift) {
+        Exit::Drift
+    } else {
+        Exit::Success
+    }
+}
+
+/// The table on stdout; then, for commands whose output is a report (status, verify, plan,
+/// outputs, graph), each machine's report under its name.
+fn print_table(command: &Command, reports: &[Report]) {
+    let wn = reports
+        .iter()
+        .map(|r| r.name.len())
+        .max()
+        .unwrap_or(0)
+        .max(6);
+    let we = "interrupted".len();
+    let mut table = format!(
+        "{:<wn$}  {:<we$}  {:>6}  CHANGES\n",
+        "TARGET", "RESULT", "TIME"
+    );
+    for r in reports {
+        let detail = match (&r.error, &r.changes) {
+            (Some(e), _) => e.lines().next().unwrap_or_default().to_owned(),
+            (None, Some(c)) => c.clone(),
+            (None, None) => "-".into(),
+        };
+        table.push_str(&format!(
+            "{:<wn$}  {:<we$}  {:>6}  {detail}\n",
+            r.name,
+            result_word(r.status),
+            seconds(Duration::from_millis(r.elapsed_ms)),
+        ));
+    }
+    let failed = reports.iter().filter(|r| !r.ok).count();
+    table.push_str(&format!(
+        "{} of {} lab machines ok\n",
+        reports.len() - failed,
+        reports.len()
+    ));
+    if matches!(
+        command,
+        Command::Status
+            | Command::Verify(_)
+            | Command::Plan(_)
+            | Command::Outputs(_)
+            | Command::Logs(_)
+            | Command::Graph(_)
+    ) {
+        for r in reports.iter().filter(|r| !r.data.is_empty()) {
+            table.push_str(&format!("\n== {} ({})\n{}", r.name, r.endpoint, r.data));
+        }
+    }
+    output::data(table);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_with_and_without_names_and_comments() {
+        let parsed = parse_targets(
+            "# classroom 2\nlab-01 http://10.0.0.1:4566\n\nhttp://10.0.0.2:4566/  # no name\n",
+        )
+        .unwrap();
+        assert_eq!(
+            parsed,
+            vec![
+                (Some("lab-01".into()), "http://10.0.0.1:4566".into()),
+                (None, "http://10.0.0.2:4566".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn toml_list() {
+        let parsed = parse_targets(
+            "[[target]]\nname = \"a\"\nendpoint = \"http://a:4566\"\n[[target]]\nendpoint = \"http://b:4566\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            parsed,
+            vec![
+                (Some("a".into()), "http://a:4566".into()),
+                (None, "http://b:4566".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_bad_line_is_named() {
+        let e = parse_targets("http://a:4566\nlab-02 10.0.0.2:4566\n").unwrap_err();
+        let text = format!("{e:#}");
+        assert!(text.contains("line 2"), "{text}");
+        assert!(text.contains("http://lab-07:4566"), "{text}");
+        let e = parse_targets("a b c\n").unwrap_err();
+        assert!(format!("{e:#}").contains("NAME URL"));
+    }
+
+    #[test]
+    fn short_names_drop_the_scheme() {
+        assert_eq!(short_name("http://127.0.0.1:4601/"), "127.0.0.1:4601");
+    }
+}

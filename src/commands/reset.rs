@@ -1,0 +1,39 @@
+//! `exstack reset`: down, then up, under one lock: a lab machine back to a fresh exercise.
+
+use anyhow::Result;
+use tokio_util::sync::CancellationToken;
+
+use super::{down, up};
+use crate::Exit;
+use crate::aws::Ctx;
+use crate::cli::{Format, Global, ResetArgs, UpArgs};
+use crate::manifest::Stack;
+use crate::output;
+
+pub async fn run(
+    ctx: &Ctx,
+    stack: &Stack,
+    g: &Global,
+    args: ResetArgs,
+    cancel: &CancellationToken,
+) -> Result<Exit> {
+    let (down_exit, down_json) =
+        output::keeping_json(down::run(ctx, stack, g, args.down, cancel)).await;
+    let down_exit = down_exit?;
+    // Creating on top of a half-finished teardown would mix old and new: stop here instead.
+    let (exit, up_json) = if down_exit == Exit::Success {
+        let (exit, json) =
+            output::keeping_json(up::run(ctx, stack, g, UpArgs::default(), cancel)).await;
+        (exit?, json)
+    } else {
+        (down_exit, None)
+    };
+    if g.output == Format::Json {
+        output::json(&serde_json::json!({
+            "ok": exit == Exit::Success,
+            "down": down_json,
+            "up": up_json,
+        }));
+    }
+    Ok(exit)
+}
