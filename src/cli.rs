@@ -128,8 +128,9 @@ pub enum Command {
         ("exstack up --var visibility_timeout=2 --var batching_window=0", "a lab whose retries take seconds"),
         ("exstack up --adopt", "take over queues, roles... made by hand following the exercise"),
         ("exstack up --endpoint-url http://localhost:4590", "another LocalStack"),
+        ("exstack up --watch", "then apply every save of stack.toml or a function's code, until Ctrl-C"),
     ]))]
-    Up(UpArgs),
+    Up(UpCommand),
     /// Delete every resource this stack owns.
     #[command(after_help = examples(&[
         ("exstack down", "delete the lab (the bucket is emptied first)"),
@@ -148,8 +149,16 @@ pub enum Command {
     #[command(after_help = examples(&[
         ("exstack outputs", "the API's URL, the queue URLs, the bucket"),
         ("exstack outputs -o json | jq -r '.\"apis.task-api.POST /tasks\"'", "the URL to POST tasks to"),
+        ("eval \"$(exstack outputs --format env)\"", "set API_URL, QUEUE_URL, ... in this shell"),
     ]))]
-    Outputs,
+    Outputs(OutputsArgs),
+    /// Show a function's log lines (CloudWatch Logs `/aws/lambda/<name>`).
+    #[command(after_help = examples(&[
+        ("exstack logs task-processor", "what the processor printed in the last 10 minutes"),
+        ("exstack logs api-enqueue --since 2h", "further back"),
+        ("exstack logs task-processor --follow", "new lines as they come, until Ctrl-C"),
+    ]))]
+    Logs(LogsArgs),
     /// Prove the lab works: POST tasks, see results in S3 and failures in the dead-letter queue.
     #[command(after_help = examples(&[
         ("exstack verify", "every success criterion of the exercise"),
@@ -221,6 +230,17 @@ pub struct UpArgs {
 }
 
 #[derive(Debug, Args, Clone, Copy)]
+pub struct UpCommand {
+    #[command(flatten)]
+    pub up: UpArgs,
+
+    /// After the first `up`, keep watching stack.toml and the functions' code; apply what
+    /// changes on every save, until Ctrl-C.
+    #[arg(long)]
+    pub watch: bool,
+}
+
+#[derive(Debug, Args, Clone, Copy)]
 pub struct DownArgs {
     /// Also delete same-named resources that carry no ownership tag: the instructor's
     /// "clean everything" reset. Resources tagged by another stack are still left alone.
@@ -237,6 +257,53 @@ pub struct VerifyArgs {
     /// Seconds to wait for each result to appear in the bucket.
     #[arg(long, default_value_t = 60)]
     pub timeout: u64,
+}
+
+#[derive(Debug, Args, Clone, Copy)]
+pub struct OutputsArgs {
+    /// `env`: shell-quoted NAME=value lines for `eval "$(exstack outputs --format env)"`.
+    /// Without it, `-o` decides (text or json).
+    #[arg(long, value_enum)]
+    pub format: Option<OutputsFormat>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputsFormat {
+    Text,
+    Json,
+    Env,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct LogsArgs {
+    /// The function's name in stack.toml, e.g. task-processor.
+    pub function: String,
+
+    /// Keep printing new lines as they arrive, until Ctrl-C.
+    #[arg(long)]
+    pub follow: bool,
+
+    /// How far back to start: 30s, 10m, 2h or 1d.
+    #[arg(long, default_value = "10m", value_parser = parse_since)]
+    pub since: std::time::Duration,
+}
+
+fn parse_since(s: &str) -> Result<std::time::Duration, String> {
+    let bad =
+        || format!("expected a number and a unit (s, m, h or d), e.g. 30s, 10m, 2h, 1d; got `{s}`");
+    let s = s.trim();
+    let unit = s.chars().last().ok_or_else(bad)?;
+    let seconds = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        _ => return Err(bad()),
+    };
+    let n: u64 = s[..s.len() - 1].parse().map_err(|_| bad())?;
+    n.checked_mul(seconds)
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(bad)
 }
 
 fn parse_var(s: &str) -> Result<(String, String), String> {
@@ -274,4 +341,32 @@ pub struct CompletionsArgs {
     /// The shell to complete in.
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_takes_a_number_and_a_unit() {
+        assert_eq!(parse_since("30s"), Ok(std::time::Duration::from_secs(30)));
+        assert_eq!(parse_since("10m"), Ok(std::time::Duration::from_secs(600)));
+        assert_eq!(parse_since("2h"), Ok(std::time::Duration::from_secs(7200)));
+        assert_eq!(
+            parse_since("1d"),
+            Ok(std::time::Duration::from_secs(86_400))
+        );
+        for bad in [
+            "",
+            "10",
+            "m",
+            "-1m",
+            "1.5h",
+            "10 m",
+            "1w",
+            "99999999999999999999d",
+        ] {
+            assert!(parse_since(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
 }

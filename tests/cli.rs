@@ -95,6 +95,7 @@ const COMMANDS: &[&str] = &[
     "down",
     "status",
     "outputs",
+    "logs",
     "verify",
     "reset",
     "graph",

@@ -6,6 +6,7 @@ mod util;
 
 mod cli;
 mod convergence;
+mod devloop;
 mod drift;
 mod e2e;
 mod faults;

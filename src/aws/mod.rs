@@ -110,7 +110,7 @@ impl Calls {
 
 /// Operations that change nothing. Everything else counts as a write.
 fn is_read(operation: &str) -> bool {
-    ["Get", "List", "Head", "Describe"]
+    ["Get", "List", "Head", "Describe", "Filter"]
         .iter()
         .any(|p| operation.starts_with(p))
         || operation == "ReceiveMessage"
@@ -172,6 +172,8 @@ pub struct Ctx {
     pub lambda: aws_sdk_lambda::Client,
     pub apigateway: aws_sdk_apigateway::Client,
     pub sts: aws_sdk_sts::Client,
+    /// Functions' log lines, for `exstack logs`.
+    pub logs: aws_sdk_cloudwatchlogs::Client,
     pub target: Target,
     /// The stack name, written into every ownership tag.
     pub stack: String,
@@ -327,6 +329,11 @@ impl Ctx {
             ),
             sts: aws_sdk_sts::Client::from_conf(
                 aws_sdk_sts::config::Builder::from(&config)
+                    .interceptor(count())
+                    .build(),
+            ),
+            logs: aws_sdk_cloudwatchlogs::Client::from_conf(
+                aws_sdk_cloudwatchlogs::config::Builder::from(&config)
                     .interceptor(count())
                     .build(),
             ),

@@ -168,6 +168,16 @@ pub async fn run(
     machines: Vec<Machine>,
     cancel: &CancellationToken,
 ) -> Result<Exit> {
+    // Both run until Ctrl-C, and a fleet's output is shown when every machine is done.
+    match command {
+        Command::Up(a) if a.watch => {
+            bail!("`up --watch` watches one lab machine: give one --endpoint-url")
+        }
+        Command::Logs(a) if a.follow => {
+            bail!("`logs --follow` follows one lab machine: give one --endpoint-url")
+        }
+        _ => {}
+    }
     let view = FleetView::new(machines.iter().map(|m| m.name.as_str()));
     let rows: Vec<(Machine, Arc<Row>)> = machines
         .into_iter()
@@ -299,7 +309,8 @@ fn print_table(command: &Command, reports: &[Report]) {
         Command::Status
             | Command::Verify(_)
             | Command::Plan(_)
-            | Command::Outputs
+            | Command::Outputs(_)
+            | Command::Logs(_)
             | Command::Graph(_)
     ) {
         for r in reports.iter().filter(|r| !r.data.is_empty()) {

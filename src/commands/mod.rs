@@ -5,6 +5,7 @@ mod down;
 mod fleet;
 mod graph;
 mod init;
+mod logs;
 mod outputs;
 mod report;
 mod reset;
@@ -13,6 +14,7 @@ mod status;
 mod up;
 mod validate;
 mod verify;
+mod watch;
 
 use anyhow::Result;
 use tokio_util::sync::CancellationToken;
@@ -65,7 +67,9 @@ pub(crate) async fn on_target(
         );
     }
     // Held until the command ends: two `up`s on one stack run one after the other.
+    // `up --watch` takes it for each apply instead, so a `down` elsewhere is not blocked.
     let _lock = match command {
+        Command::Up(a) if a.watch => None,
         Command::Up(_) | Command::Down(_) | Command::Reset(_) => {
             Some(ctx.run_files.lock(&stack.name).await?)
         }
@@ -79,10 +83,12 @@ pub(crate) async fn on_target(
         Command::Graph(args) => graph::run(stack, *args, Some(&ctx)).await,
         Command::Plan(args) => status::plan(&ctx, stack, g, *args).await,
         Command::Status => status::status(&ctx, stack, g).await,
-        Command::Up(args) => up::run(&ctx, stack, g, *args, cancel).await,
+        Command::Up(a) if a.watch => watch::run(&ctx, stack, g, a.up, cancel).await,
+        Command::Up(a) => up::run(&ctx, stack, g, a.up, cancel).await,
         Command::Down(args) => down::run(&ctx, stack, g, *args, cancel).await,
         Command::Reset(args) => reset::run(&ctx, stack, g, *args, cancel).await,
-        Command::Outputs => outputs::run(&ctx, stack, g).await,
+        Command::Outputs(args) => outputs::run(&ctx, stack, g, *args).await,
+        Command::Logs(args) => logs::run(&ctx, stack, g, args, cancel).await,
         Command::Verify(args) => verify::run(&ctx, stack, g, *args).await,
     }
 }

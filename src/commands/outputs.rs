@@ -1,18 +1,18 @@
 //! The stack's outputs: what a person pastes into curl or the AWS CLI next.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use anyhow::Result;
 
 use crate::Exit;
 use crate::aws::Ctx;
-use crate::cli::{Format, Global};
+use crate::cli::{Format, Global, OutputsArgs, OutputsFormat};
 use crate::engine::Engine;
 use crate::manifest::{Spec, Stack};
 use crate::output;
 use crate::resources::{Outputs, ResourceId};
 
-pub async fn run(ctx: &Ctx, stack: &Stack, g: &Global) -> Result<Exit> {
+pub async fn run(ctx: &Ctx, stack: &Stack, g: &Global, args: OutputsArgs) -> Result<Exit> {
     let engine = Engine::new(ctx, stack)?;
     let observed = engine.observe().await?;
     let missing: Vec<String> = observed
@@ -24,10 +24,18 @@ pub async fn run(ctx: &Ctx, stack: &Stack, g: &Global) -> Result<Exit> {
         .into_iter()
         .filter_map(|(id, l)| l.map(|l| (id, l.outputs)))
         .collect();
-    let outputs = collect(stack, &live);
-    match g.output {
-        Format::Json => output::json(&serde_json::json!(outputs)),
-        Format::Text => print(&outputs),
+    let format = args.format.unwrap_or(match g.output {
+        Format::Json => OutputsFormat::Json,
+        Format::Text => OutputsFormat::Text,
+    });
+    match format {
+        OutputsFormat::Json => output::json(&serde_json::json!(collect(stack, &live))),
+        OutputsFormat::Text => print(&collect(stack, &live)),
+        OutputsFormat::Env => {
+            for (name, value) in env(stack, &live) {
+                output::data(format_args!("{name}={}\n", shell_quote(&value)));
+            }
+        }
     }
     if !missing.is_empty() {
         output::status(
@@ -80,9 +88,167 @@ pub fn collect(stack: &Stack, known: &HashMap<ResourceId, Outputs>) -> BTreeMap<
     out
 }
 
+/// The outputs as shell variables, named from stack.toml: `TASK_QUEUE_URL`, `TASK_DLQ_URL`,
+/// `TASK_RESULTS_BUCKET`, `TASK_PROCESSOR_ARN`, `TASK_API_URL` (the stage's base URL),
+/// `TASK_API_ID`, `TASK_API_POST_TASKS_URL`; then the short names `QUEUE_URL`, `DLQ_URL`,
+/// `BUCKET` and `API_URL` wherever the stack has exactly one such thing (the dead-letter queue
+/// being the queue another one redrives to) and no resource's name already makes that name.
+pub fn env(stack: &Stack, known: &HashMap<ResourceId, Outputs>) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let dead_letter: BTreeSet<&str> = stack
+        .resources
+        .iter()
+        .filter_map(|r| match &r.spec {
+            Spec::Queue(q) => q.dead_letter.as_ref(),
+            _ => None,
+        })
+        .flat_map(|d| {
+            d.queue
+                .references()
+                .map(|reference| reference.name.as_str())
+        })
+        .collect();
+    let (mut queues, mut dlqs, mut buckets, mut apis) = (vec![], vec![], vec![], vec![]);
+    for r in &stack.resources {
+        let Some(o) = known.get(&r.id) else { continue };
+        let base = env_name(&r.id.name);
+        match &r.spec {
+            Spec::Queue(_) => {
+                if let Some(url) = o.get("url") {
+                    out.push((format!("{base}_URL"), url.clone()));
+                    if dead_letter.contains(r.id.name.as_str()) {
+                        dlqs.push(url.clone());
+                    } else {
+                        queues.push(url.clone());
+                    }
+                }
+            }
+            Spec::Bucket(_) => {
+                out.push((format!("{base}_BUCKET"), r.id.name.clone()));
+                buckets.push(r.id.name.clone());
+            }
+            Spec::Function(_) => {
+                if let Some(arn) = o.get("arn") {
+                    out.push((format!("{base}_ARN"), arn.clone()));
+                }
+            }
+            Spec::RestApi(api) => {
+                let (Some(id), Some(url)) = (o.get("id"), o.get("url")) else {
+                    continue;
+                };
+                out.push((format!("{base}_URL"), url.clone()));
+                out.push((format!("{base}_ID"), id.clone()));
+                for route in &api.routes {
+                    let path = route.path.trim_start_matches('/');
+                    out.push((
+                        format!("{base}_{}_{}_URL", route.method, env_name(path)),
+                        format!("{url}/{path}"),
+                    ));
+                }
+                apis.push(url.clone());
+            }
+            _ => {}
+        }
+    }
+    let taken: BTreeSet<String> = out.iter().map(|(k, _)| k.clone()).collect();
+    let aliases = [
+        ("QUEUE_URL", queues),
+        ("DLQ_URL", dlqs),
+        ("BUCKET", buckets),
+        ("API_URL", apis),
+    ];
+    for (alias, mut candidates) in aliases {
+        if candidates.len() == 1 && !taken.contains(alias) {
+            out.push((alias.to_owned(), candidates.remove(0)));
+        }
+    }
+    out
+}
+
+/// `task-queue` → `TASK_QUEUE`: letters and digits upper-cased, anything else `_`.
+fn env_name(name: &str) -> String {
+    let mut out: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert(0, '_');
+    }
+    out
+}
+
+/// Single quotes keep every character literal in sh; a quote inside becomes `'\''`.
+fn shell_quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', r"'\''"))
+}
+
 pub fn print(outputs: &BTreeMap<String, String>) {
     let width = outputs.keys().map(String::len).max().unwrap_or(0);
     for (k, v) in outputs {
         output::data(format_args!("{k:width$}  {v}\n"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_names_are_shell_identifiers() {
+        assert_eq!(env_name("task-queue"), "TASK_QUEUE");
+        assert_eq!(env_name("SQSProcessorPolicy"), "SQSPROCESSORPOLICY");
+        assert_eq!(env_name("tasks/{id}"), "TASKS__ID_");
+        assert_eq!(env_name("6-queue"), "_6_QUEUE");
+        assert_eq!(env_name(""), "_");
+    }
+
+    #[test]
+    fn quoting_survives_quotes() {
+        assert_eq!(shell_quote("http://a/b?x=1&y=2"), "'http://a/b?x=1&y=2'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+    }
+
+    #[test]
+    fn names_come_from_stack_toml_with_short_aliases() {
+        let path = std::path::Path::new("stack.toml");
+        let source = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("stack.toml"),
+        )
+        .unwrap();
+        let stack = crate::manifest::parse(path, &source, &[]).unwrap();
+        let mut known = HashMap::new();
+        for r in &stack.resources {
+            let mut o =
+                r.id.kind
+                    .predicted_outputs(&r.id.name, "000000000000", "us-east-1");
+            o.insert("url".into(), format!("u:{}", r.id.name));
+            o.insert("id".into(), "abc".into());
+            known.insert(r.id.clone(), o);
+        }
+        let env: BTreeMap<String, String> = env(&stack, &known).into_iter().collect();
+        let get = |k: &str| env.get(k).map(String::as_str);
+        assert_eq!(get("TASK_QUEUE_URL"), Some("u:task-queue"));
+        assert_eq!(get("QUEUE_URL"), Some("u:task-queue"));
+        assert_eq!(get("TASK_DLQ_URL"), Some("u:task-dlq"));
+        assert_eq!(get("DLQ_URL"), Some("u:task-dlq"));
+        assert_eq!(get("TASK_RESULTS_BUCKET"), Some("task-results"));
+        assert_eq!(get("BUCKET"), Some("task-results"));
+        assert_eq!(get("TASK_API_URL"), Some("u:task-api"));
+        assert_eq!(get("API_URL"), Some("u:task-api"));
+        assert_eq!(get("TASK_API_ID"), Some("abc"));
+        assert_eq!(get("TASK_API_POST_TASKS_URL"), Some("u:task-api/tasks"));
+        assert_eq!(
+            get("TASK_PROCESSOR_ARN"),
+            Some("arn:aws:lambda:us-east-1:000000000000:function:task-processor")
+        );
+        assert!(get("API_ENQUEUE_ARN").is_some());
+        // Policies, roles and mappings have nothing a curl command needs.
+        assert_eq!(env.len(), 12, "{env:#?}");
     }
 }

@@ -1,5 +1,6 @@
 //! `exstack up`: read everything, plan, apply in graph order, print what changed and the outputs.
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use anyhow::Result;
@@ -22,6 +23,21 @@ pub async fn run(
     args: UpArgs,
     cancel: &CancellationToken,
 ) -> Result<Exit> {
+    let (exit, stack_outputs) = apply(ctx, stack, g, args, cancel).await?;
+    if g.output == Format::Text {
+        outputs::print(&stack_outputs);
+    }
+    Ok(exit)
+}
+
+/// One `up` without printing the outputs: what changed, the closing line, the exit code.
+pub async fn apply(
+    ctx: &Ctx,
+    stack: &Stack,
+    g: &Global,
+    args: UpArgs,
+    cancel: &CancellationToken,
+) -> Result<(Exit, BTreeMap<String, String>)> {
     let started = Instant::now();
     let engine = Engine::new(ctx, stack)?;
     let observed = engine.observe().await?;
@@ -59,8 +75,5 @@ pub async fn run(
     let done = Summary::of(&as_changes(&outcomes));
     let what = render::done_line(&done);
     let exit = conclude(ctx, g, &outcomes, &failed, cancel, started, &what);
-    if g.output == Format::Text {
-        outputs::print(&stack_outputs);
-    }
-    Ok(exit)
+    Ok((exit, stack_outputs))
 }

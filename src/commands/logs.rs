@@ -1,0 +1,231 @@
+//! `exstack logs <function>`: a function's lines from CloudWatch Logs (`/aws/lambda/<name>`),
+//! so a student sees what the handler printed and its tracebacks without learning `aws logs`.
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Result, bail};
+use aws_sdk_cloudwatchlogs::types::FilteredLogEvent;
+use tokio_util::sync::CancellationToken;
+
+use crate::Exit;
+use crate::aws::Ctx;
+use crate::aws::errors::{AwsError, AwsResult};
+use crate::cli::{Format, Global, LogsArgs};
+use crate::manifest::Stack;
+use crate::manifest::diagnostic::closest;
+use crate::output;
+use crate::resources::Kind;
+
+/// How far back each `--follow` poll looks again: a line can be stored (ingested) a little
+/// after its timestamp, so the window overlaps and event ids drop what was already printed.
+const FOLLOW_OVERLAP: Duration = Duration::from_secs(30);
+
+pub async fn run(
+    ctx: &Ctx,
+    stack: &Stack,
+    g: &Global,
+    args: &LogsArgs,
+    cancel: &CancellationToken,
+) -> Result<Exit> {
+    let function = function_name(stack, &args.function)?;
+    let group = format!("/aws/lambda/{function}");
+    let first_start = epoch_ms(SystemTime::now()) - args.since.as_millis() as i64;
+    // FilterLogEvents is limited to a few calls a second per account on AWS.
+    let poll = if ctx.target.is_aws() {
+        Duration::from_secs(1)
+    } else {
+        Duration::from_millis(500)
+    };
+    let mut printed: HashMap<String, i64> = HashMap::new();
+    let mut said_waiting = false;
+    loop {
+        let start = if args.follow && !printed.is_empty() {
+            first_start.max(epoch_ms(SystemTime::now()) - FOLLOW_OVERLAP.as_millis() as i64)
+        } else {
+            first_start
+        };
+        match read_events(ctx, &group, start).await {
+            Ok(events) => {
+                for event in events {
+                    let (Some(id), Some(ts)) = (event.event_id(), event.timestamp()) else {
+                        continue;
+                    };
+                    if printed.insert(id.to_owned(), ts).is_none() {
+                        print_event(g, function, &event);
+                    }
+                }
+                printed.retain(|_, ts| *ts >= start);
+            }
+            Err(e) if e.is_not_found() => {
+                if !args.follow {
+                    output::status(
+                        "No logs",
+                        format_args!("{group} does not exist yet: {function} has not run"),
+                    );
+                    return Ok(Exit::Success);
+                }
+                if !said_waiting {
+                    output::status(
+                        "Waiting",
+                        format_args!("for {function} to run ({group} does not exist yet)"),
+                    );
+                    said_waiting = true;
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+        if !args.follow {
+            return Ok(Exit::Success);
+        }
+        // Ctrl-C is how `--follow` ends: that is success, not an interruption.
+        tokio::select! {
+            () = cancel.cancelled() => return Ok(Exit::Success),
+            () = tokio::time::sleep(poll) => {}
+        }
+    }
+}
+
+/// The function's name in AWS for its name in stack.toml (the same), or an error listing
+/// the stack's functions with the closest one.
+fn function_name<'a>(stack: &'a Stack, wanted: &str) -> Result<&'a str> {
+    let functions: Vec<&str> = stack
+        .resources
+        .iter()
+        .filter(|r| r.id.kind == Kind::Function)
+        .map(|r| r.id.name.as_str())
+        .collect();
+    if let Some(name) = functions.iter().find(|f| **f == wanted) {
+        return Ok(name);
+    }
+    let mut message = format!(
+        "`{wanted}` is not a function of {}; its functions: {}",
+        stack.path.display(),
+        if functions.is_empty() {
+            "none".to_owned()
+        } else {
+            functions.join(", ")
+        }
+    );
+    if let Some(near) = closest(wanted, functions.iter().copied()) {
+        message.push_str(&format!("\n  = help: did you mean `{near}`?"));
+    }
+    bail!(message)
+}
+
+/// Every event of the group from `start_ms` on, oldest first.
+async fn read_events(
+    ctx: &Ctx,
+    group: &str,
+    start_ms: i64,
+) -> Result<Vec<FilteredLogEvent>, AwsError> {
+    let mut events = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = ctx
+            .logs
+            .filter_log_events()
+            .log_group_name(group)
+            .start_time(start_ms)
+            .set_next_token(token.clone())
+            .send()
+            .await
+            .aws("FilterLogEvents")?;
+        events.extend(page.events.unwrap_or_default());
+        match page.next_token {
+            // A server that hands back the token it was given would loop forever.
+            Some(next) if Some(&next) != token.as_ref() => token = Some(next),
+            _ => break,
+        }
+    }
+    events.sort_by_key(|e| e.timestamp().unwrap_or_default());
+    Ok(events)
+}
+
+fn print_event(g: &Global, function: &str, event: &FilteredLogEvent) {
+    let ts = event.timestamp().unwrap_or_default();
+    let stream = event.log_stream_name().unwrap_or_default();
+    let message = event
+        .message()
+        .unwrap_or_default()
+        .trim_end_matches(['\n', '\r']);
+    match g.output {
+        Format::Json => output::data(format_args!(
+            "{}\n",
+            serde_json::json!({
+                "function": function,
+                "time": utc(ts),
+                "timestamp": ts,
+                "stream": stream,
+                "event_id": event.event_id(),
+                "message": message,
+            })
+        )),
+        Format::Text => output::data(format_args!(
+            "{}  {}  {message}\n",
+            utc(ts),
+            short_stream(stream)
+        )),
+    }
+}
+
+/// `2026/11/28/[$LATEST]f15d81c82cd962889bbb92c7ed07f08c` → `[$LATEST]f15d81c8`: the date is
+/// in the timestamp already, and 8 hex digits tell execution environments apart.
+fn short_stream(stream: &str) -> &str {
+    let tail = stream.rsplit_once('/').map_or(stream, |(_, t)| t);
+    match tail.find(']') {
+        Some(i) if tail.len() > i + 9 => &tail[..i + 9],
+        _ => tail,
+    }
+}
+
+fn epoch_ms(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Milliseconds since the epoch as `2026-11-28 12:34:56.789Z` (UTC, as Lambda logs).
+fn utc(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}.{:03}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60,
+        ms.rem_euclid(1000)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_utc_times() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00.000Z");
+        assert_eq!(utc(951_782_400_000), "2000-02-29 00:00:00.000Z");
+        assert_eq!(utc(1_795_888_643_592), "2026-11-28 17:57:23.592Z");
+        assert_eq!(utc(-1), "1969-12-31 23:59:59.999Z");
+    }
+
+    #[test]
+    fn shortens_stream_names() {
+        assert_eq!(
+            short_stream("2026/11/28/[$LATEST]f15d81c82cd962889bbb92c7ed07f08c"),
+            "[$LATEST]f15d81c8"
+        );
+        assert_eq!(short_stream("[$LATEST]abc"), "[$LATEST]abc");
+        assert_eq!(short_stream("plain"), "plain");
+    }
+}
