@@ -15,6 +15,7 @@ mod interrupt;
 mod json_output;
 mod lifecycle;
 mod manifest_errors;
+mod output_snapshots;
 mod ownership;
 mod proxy;
 mod safety;

@@ -28,6 +28,8 @@ from localstack.services.lambda_.invocation.runtime_executor import (
     RuntimeExecutor,
 )
 
+from exstack_local_executor import patches
+
 LOG = logging.getLogger(__name__)
 
 RUNTIME_SCRIPT = Path(__file__).with_name("runtime.py")
@@ -199,4 +201,6 @@ class LocalRuntimeExecutor(RuntimeExecutor):
 
     @classmethod
     def validate_environment(cls) -> bool:
+        # Called once when LocalStack's Lambda service starts, before any function exists.
+        patches.check()
         return True
