@@ -22,7 +22,9 @@ async fn plan_and_status_as_people_read_them() {
     insta::assert_snapshot!("plan_from_empty", filtered(&lab, &plan.stdout, &[]));
 
     lab.exstack(&["up"]).ok();
-    let change = lab.exstack(&["plan", "--var", "visibility_timeout=45"]).ok();
+    let change = lab
+        .exstack(&["plan", "--var", "visibility_timeout=45"])
+        .ok();
     insta::assert_snapshot!("plan_one_update", filtered(&lab, &change.stdout, &[]));
 
     // A change by hand, outside exstack: status says what drifted, and exits 3.
