@@ -118,5 +118,21 @@ fn reset_is_down_then_up_in_one_document() {
         .count();
     assert_eq!(deleted, 11, "{json}");
     assert_eq!(json["up"]["ok"], true, "{json}");
+    // `up` plans from what `down` left instead of reading every resource again: after down,
+    // the only reads are waits for functions and the mapping to settle. (Call counts are
+    // per process, so up's are its own minus down's.)
+    let (before, after) = (
+        &json["down"]["calls"]["by_operation"],
+        &json["up"]["calls"]["by_operation"],
+    );
+    let observing = [
+        "SQS:GetQueueUrl",
+        "IAM:GetRole",
+        "S3:GetBucketTagging",
+        "API Gateway:GetRestApis",
+    ];
+    for op in observing {
+        assert_eq!(after[op], before[op], "up read again with {op}: {json}");
+    }
     lab.exstack(&["status"]).ok();
 }

@@ -9,7 +9,7 @@ use super::report::{as_changes, conclude, progress};
 use crate::Exit;
 use crate::aws::Ctx;
 use crate::cli::{DownArgs, Format, Global};
-use crate::engine::{Engine, Outcome};
+use crate::engine::{Engine, Observed, Outcome};
 use crate::manifest::Stack;
 use crate::output;
 use crate::plan::{Summary, render};
@@ -21,6 +21,17 @@ pub async fn run(
     args: DownArgs,
     cancel: &CancellationToken,
 ) -> Result<Exit> {
+    Ok(teardown(ctx, stack, g, args, cancel).await?.0)
+}
+
+/// `down`, also returning what is left of the stack (for `reset`'s `up`).
+pub async fn teardown(
+    ctx: &Ctx,
+    stack: &Stack,
+    g: &Global,
+    args: DownArgs,
+    cancel: &CancellationToken,
+) -> Result<(Exit, Observed)> {
     let started = Instant::now();
     let engine = Engine::new(ctx, stack)?;
     let observed = engine.observe().await?;
@@ -65,5 +76,5 @@ pub async fn run(
             ),
         );
     }
-    Ok(exit)
+    Ok((exit, Engine::after_teardown(&observed, &outcomes)))
 }

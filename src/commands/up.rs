@@ -11,7 +11,7 @@ use super::report::{as_changes, conclude, planned_verbs, progress};
 use crate::Exit;
 use crate::aws::Ctx;
 use crate::cli::{Format, Global, UpArgs};
-use crate::engine::{Engine, Outcome};
+use crate::engine::{Engine, Observed, Outcome};
 use crate::manifest::Stack;
 use crate::output;
 use crate::plan::{Summary, render};
@@ -23,7 +23,20 @@ pub async fn run(
     args: UpArgs,
     cancel: &CancellationToken,
 ) -> Result<Exit> {
-    let (exit, stack_outputs) = apply(ctx, stack, g, args, cancel).await?;
+    run_from(ctx, stack, g, args, cancel, None).await
+}
+
+/// `up` from a live state already known (`reset` knows what its `down` left), or from a
+/// fresh read of every resource when `known` is `None`.
+pub async fn run_from(
+    ctx: &Ctx,
+    stack: &Stack,
+    g: &Global,
+    args: UpArgs,
+    cancel: &CancellationToken,
+    known: Option<Observed>,
+) -> Result<Exit> {
+    let (exit, stack_outputs) = apply_from(ctx, stack, g, args, cancel, known).await?;
     if g.output == Format::Text {
         outputs::print(&stack_outputs);
     }
@@ -38,9 +51,23 @@ pub async fn apply(
     args: UpArgs,
     cancel: &CancellationToken,
 ) -> Result<(Exit, BTreeMap<String, String>)> {
+    apply_from(ctx, stack, g, args, cancel, None).await
+}
+
+async fn apply_from(
+    ctx: &Ctx,
+    stack: &Stack,
+    g: &Global,
+    args: UpArgs,
+    cancel: &CancellationToken,
+    known: Option<Observed>,
+) -> Result<(Exit, BTreeMap<String, String>)> {
     let started = Instant::now();
     let engine = Engine::new(ctx, stack)?;
-    let observed = engine.observe().await?;
+    let observed = match known {
+        Some(observed) => observed,
+        None => engine.observe().await?,
+    };
     let plan = engine.plan(&observed, args.adopt);
     let outcomes = engine
         .apply(

@@ -159,6 +159,27 @@ impl<'a> Engine<'a> {
         Ok(observed)
     }
 
+    /// What is left after `destroy`: what it deleted is gone, the rest is as it was read.
+    /// `reset` plans its `up` from this instead of reading every resource again.
+    pub fn after_teardown(observed: &Observed, outcomes: &[Outcome]) -> Observed {
+        let deleted: BTreeSet<&ResourceId> = outcomes
+            .iter()
+            .filter(|o| o.action == Action::Delete && matches!(o.result, OutcomeResult::Done))
+            .map(|o| &o.id)
+            .collect();
+        observed
+            .iter()
+            .map(|(id, live)| {
+                let left = if deleted.contains(id) {
+                    None
+                } else {
+                    live.clone()
+                };
+                (id.clone(), left)
+            })
+            .collect()
+    }
+
     /// Outputs as known now: observed where the resource exists, predicted otherwise.
     pub fn known_outputs(&self, observed: &Observed) -> HashMap<ResourceId, Outputs> {
         let mut outputs = self.predicted();
