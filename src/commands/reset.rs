@@ -17,13 +17,13 @@ pub async fn run(
     args: ResetArgs,
     cancel: &CancellationToken,
 ) -> Result<Exit> {
-    let (down_exit, down_json) =
-        output::keeping_json(down::run(ctx, stack, g, args.down, cancel)).await;
-    let down_exit = down_exit?;
+    let (down, down_json) =
+        output::keeping_json(down::teardown(ctx, stack, g, args.down, cancel)).await;
+    let (down_exit, left) = down?;
     // Creating on top of a half-finished teardown would mix old and new: stop here instead.
     let (exit, up_json) = if down_exit == Exit::Success {
-        let (exit, json) =
-            output::keeping_json(up::run(ctx, stack, g, UpArgs::default(), cancel)).await;
+        let up = up::run_from(ctx, stack, g, UpArgs::default(), cancel, Some(left));
+        let (exit, json) = output::keeping_json(up).await;
         (exit?, json)
     } else {
         (down_exit, None)
