@@ -47,10 +47,15 @@ fn main() -> ExitCode {
             return ExitCode::from(Exit::Failure as u8);
         }
     };
+    let json = cli.global.output == cli::Format::Json;
     match runtime.block_on(commands::run(cli)) {
         Ok(exit) => ExitCode::from(exit as u8),
         Err(e) => {
             output::error(format_args!("{e:#}"));
+            // Scripts reading stdout get one document even when the command could not run.
+            if json {
+                output::json(&serde_json::json!({"ok": false, "error": format!("{e:#}")}));
+            }
             ExitCode::from(Exit::Failure as u8)
         }
     }

@@ -116,6 +116,10 @@ fn every_command_prints_its_documented_shape() {
         &dead_endpoint(),
     ]);
     matches_doc("fleet", &fleet.stdout);
+    // A command that cannot run still prints one document.
+    let dead = lab.exstack(&["status", "-o", "json", "--endpoint-url", &dead_endpoint()]);
+    assert_eq!(dead.code, 1);
+    matches_doc("<any command>", &dead.stdout);
 }
 
 /// The checker itself: an undocumented field is caught.

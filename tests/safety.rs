@@ -191,9 +191,10 @@ fn symlink_out_of_the_code_directory_uploads_nothing() {
         "{}",
         run.stderr
     );
+    // Only the error document: no outcomes, so nothing was done.
+    let json = run.json();
     assert!(
-        run.stdout.is_empty(),
-        "nothing should have been done: {}",
-        run.stdout
+        json["ok"] == false && json.get("outcomes").is_none(),
+        "nothing should have been done: {json}"
     );
 }

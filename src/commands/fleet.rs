@@ -18,6 +18,7 @@ use crate::aws::{DEFAULT_ENDPOINT, DEFAULT_REGION, Target};
 use crate::cli::{Command, Format, Global};
 use crate::manifest::Stack;
 use crate::output::{self, FleetView, Mark, Row};
+use crate::runfiles::canonical_endpoint;
 
 /// A lab machine: where to act, and what to call it.
 #[derive(Debug, Clone)]
@@ -34,8 +35,11 @@ pub fn machines(g: &Global, stack: &Stack) -> Result<Vec<Machine>> {
         .clone()
         .or_else(|| stack.region.clone())
         .unwrap_or_else(|| DEFAULT_REGION.to_owned());
-    let mut listed: Vec<(Option<String>, String)> =
-        g.endpoint_url.iter().map(|e| (None, e.clone())).collect();
+    let mut listed: Vec<(Option<String>, String)> = g
+        .endpoint_url
+        .iter()
+        .map(|e| Ok((None, checked_url(e)?)))
+        .collect::<Result<_>>()?;
     if let Some(file) = &g.targets {
         listed.extend(read_targets(file)?);
     }
@@ -67,11 +71,18 @@ pub fn machines(g: &Global, stack: &Stack) -> Result<Vec<Machine>> {
     }
     let mut machines: Vec<Machine> = Vec::new();
     for (name, endpoint) in listed {
-        if machines
-            .iter()
-            .any(|m| m.target.endpoint.as_deref() == Some(endpoint.as_str()))
-        {
-            bail!("{endpoint} is listed twice; each lab machine once, please");
+        // `localhost` and `127.0.0.1` are one machine: resetting it twice would be a surprise.
+        let same = |m: &Machine| {
+            m.target
+                .endpoint
+                .as_deref()
+                .is_some_and(|e| canonical_endpoint(e) == canonical_endpoint(&endpoint))
+        };
+        if let Some(first) = machines.iter().find(|m| same(m)) {
+            bail!(
+                "{endpoint} is listed twice (also as {}); each lab machine once, please",
+                first.name
+            );
         }
         machines.push(Machine {
             name: name.unwrap_or_else(|| short_name(&endpoint)),
@@ -157,8 +168,20 @@ struct Report {
     error: Option<String>,
     /// The command's own JSON document, as it prints for one machine.
     result: Option<serde_json::Value>,
-    #[serde(skip)]
-    data: String,
+    /// What the command printed as text when it prints no JSON (`logs`, `outputs --format env`).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    output: String,
+}
+
+impl Report {
+    /// A line for the table: the error if there was one, else what changed.
+    fn detail(&self) -> String {
+        match (&self.error, &self.changes) {
+            (Some(e), _) => e.lines().next().unwrap_or_default().to_owned(),
+            (None, Some(c)) => c.clone(),
+            (None, None) => result_word(self.status).to_owned(),
+        }
+    }
 }
 
 pub async fn run(
@@ -186,12 +209,20 @@ pub async fn run(
             (m, row)
         })
         .collect();
-    // `buffered`, not `buffer_unordered`: at most `jobs` at once, reports in the order given.
-    let reports: Vec<Report> = stream::iter(rows)
-        .map(|(machine, row)| one_machine(command, g, stack, machine, row, cancel))
-        .buffered(usize::from(g.jobs))
+    // Unordered, so a slow machine never keeps a free slot from the next one; the reports
+    // are put back in the order given.
+    let mut reports: Vec<(usize, Report)> = stream::iter(rows.into_iter().enumerate())
+        .map(|(i, (machine, row))| async move {
+            (
+                i,
+                one_machine(command, g, stack, machine, row, cancel).await,
+            )
+        })
+        .buffer_unordered(usize::from(g.jobs))
         .collect()
         .await;
+    reports.sort_by_key(|(i, _)| *i);
+    let reports: Vec<Report> = reports.into_iter().map(|(_, r)| r).collect();
     let exit = worst(&reports, cancel);
     match g.output {
         Format::Json => output::json(&serde_json::json!({
@@ -217,30 +248,36 @@ async fn one_machine(
     let elapsed = started.elapsed();
     let captured = row.take();
     let (exit, error) = match result {
-        Ok(exit) => (exit, captured.errors.first().cloned()),
+        Ok(exit) => (
+            exit,
+            captured
+                .errors
+                .first()
+                .cloned()
+                .filter(|_| exit != Exit::Success),
+        ),
         Err(e) => (Exit::Failure, Some(format!("{e:#}"))),
     };
     let ok = exit == Exit::Success;
-    let changes = captured.summary.clone();
-    let mark = if ok { Mark::Passed } else { Mark::Failed };
-    let last_word = match (&error, &changes) {
-        (Some(e), _) => e.lines().next().unwrap_or_default().to_owned(),
-        (None, Some(c)) => c.clone(),
-        (None, None) => result_word(exit).to_owned(),
-    };
-    row.finish(mark, &format!("{}  {last_word}", seconds(elapsed)));
-    Report {
+    let report = Report {
         name: machine.name,
         endpoint: machine.target.describe(),
         ok,
         exit: exit as i32,
         status: exit,
         elapsed_ms: elapsed.as_millis() as u64,
-        changes,
+        changes: captured.summary,
         error,
+        output: if captured.json.is_some() {
+            String::new()
+        } else {
+            captured.data
+        },
         result: captured.json,
-        data: captured.data,
-    }
+    };
+    let mark = if ok { Mark::Passed } else { Mark::Failed };
+    row.finish(mark, &format!("{}  {}", seconds(elapsed), report.detail()));
+    report
 }
 
 fn result_word(exit: Exit) -> &'static str {
@@ -286,16 +323,12 @@ fn print_table(command: &Command, reports: &[Report]) {
         "TARGET", "RESULT", "TIME"
     );
     for r in reports {
-        let detail = match (&r.error, &r.changes) {
-            (Some(e), _) => e.lines().next().unwrap_or_default().to_owned(),
-            (None, Some(c)) => c.clone(),
-            (None, None) => "-".into(),
-        };
         table.push_str(&format!(
-            "{:<wn$}  {:<we$}  {:>6}  {detail}\n",
+            "{:<wn$}  {:<we$}  {:>6}  {}\n",
             r.name,
             result_word(r.status),
             seconds(Duration::from_millis(r.elapsed_ms)),
+            r.detail(),
         ));
     }
     let failed = reports.iter().filter(|r| !r.ok).count();
@@ -313,8 +346,17 @@ fn print_table(command: &Command, reports: &[Report]) {
             | Command::Logs(_)
             | Command::Graph(_)
     ) {
-        for r in reports.iter().filter(|r| !r.data.is_empty()) {
-            table.push_str(&format!("\n== {} ({})\n{}", r.name, r.endpoint, r.data));
+        for r in reports {
+            // A command asked for JSON of its own (`outputs --format json`) prints no text.
+            let shown = match &r.result {
+                Some(json) if r.output.is_empty() => {
+                    serde_json::to_string_pretty(json).unwrap_or_default() + "\n"
+                }
+                _ => r.output.clone(),
+            };
+            if !shown.is_empty() {
+                table.push_str(&format!("\n== {} ({})\n{shown}", r.name, r.endpoint));
+            }
         }
     }
     output::data(table);

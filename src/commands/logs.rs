@@ -174,7 +174,7 @@ fn print_event(g: &Global, function: &str, event: &FilteredLogEvent) {
 fn short_stream(stream: &str) -> &str {
     let tail = stream.rsplit_once('/').map_or(stream, |(_, t)| t);
     match tail.find(']') {
-        Some(i) if tail.len() > i + 9 => &tail[..i + 9],
+        Some(i) if tail.len() > i + 9 => tail.get(..i + 9).unwrap_or(tail),
         _ => tail,
     }
 }

@@ -111,8 +111,9 @@ fn interrupt_on_ctrl_c() -> CancellationToken {
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             token.cancel();
-            eprintln!(
-                "\nInterrupted: finishing the calls in flight, starting no new ones (Ctrl-C again to quit now)"
+            crate::output::status(
+                "Interrupted",
+                "finishing the calls in flight, starting no new ones (Ctrl-C again to quit now)",
             );
             if tokio::signal::ctrl_c().await.is_ok() {
                 std::process::exit(Exit::Interrupted as i32);

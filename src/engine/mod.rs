@@ -511,6 +511,9 @@ async fn create_or_find(ctx: &Ctx, resource: &dyn Resource) -> Result<Created> {
     let start = Instant::now();
     let mut wait = ctx.patience.first_wait;
     let mut try_create = true;
+    // Counted from the first untagged answer, not from the create (which may have spent
+    // seconds on IAM propagation retries).
+    let mut untagged_since: Option<Instant> = None;
     loop {
         if try_create {
             match create(ctx, resource).await {
@@ -520,12 +523,14 @@ async fn create_or_find(ctx: &Ctx, resource: &dyn Resource) -> Result<Created> {
             }
         }
         match resource.read(ctx).await? {
-            Some(live)
-                if live.owner == resources::Owner::Us || start.elapsed() >= LOST_RACE_TAG_WAIT =>
-            {
-                return Ok(Created::Found(live));
+            Some(live) if live.owner == resources::Owner::Us => return Ok(Created::Found(live)),
+            Some(live) => {
+                let since = *untagged_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= LOST_RACE_TAG_WAIT {
+                    return Ok(Created::Found(live));
+                }
+                try_create = false;
             }
-            Some(_) => try_create = false,
             None => try_create = true,
         }
         tokio::time::sleep(wait).await;
@@ -538,7 +543,8 @@ async fn create_or_find(ctx: &Ctx, resource: &dyn Resource) -> Result<Created> {
 /// leaves behind (its create still being served while the next run reads).
 async fn create(ctx: &Ctx, resource: &dyn Resource) -> Result<Outputs> {
     let rival = std::env::var("EXSTACK_FAULT_LOSE_CREATE_RACE").unwrap_or_default();
-    if rival.split(',').any(|t| t == resource.id().kind.table()) {
+    // A test hook: never on real AWS, where a double create costs money and quota.
+    if !ctx.target.is_aws() && rival.split(',').any(|t| t == resource.id().kind.table()) {
         resource.create(ctx).await?;
     }
     resource.create(ctx).await

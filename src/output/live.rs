@@ -140,7 +140,8 @@ impl Row {
     }
 
     pub(super) fn status(&self, verb: &str, message: &str) {
-        if verb == "error" {
+        // The row shows only the latest line; why a machine failed must outlive it.
+        if matches!(verb, "error" | "Failed") {
             self.captured().errors.push(message.to_owned());
         }
         match &self.bar {

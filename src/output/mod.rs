@@ -60,7 +60,8 @@ pub fn init(verbosity: Verbosity, color: ColorChoice) {
     let _ = SHELL.set(Shell {
         verbosity,
         color,
-        live: stderr_tty && !dumb && verbosity >= Verbosity::Normal,
+        // `-vv` writes trace lines straight to stderr, which would tear through spinners.
+        live: stderr_tty && !dumb && matches!(verbosity, Verbosity::Normal | Verbosity::Verbose),
     });
 }
 
