@@ -32,7 +32,7 @@ pub async fn run(ctx: &Ctx, stack: &Stack, g: &Global, args: OutputsArgs) -> Res
         OutputsFormat::Json => output::json(&serde_json::json!(collect(stack, &live))),
         OutputsFormat::Text => print(&collect(stack, &live)),
         OutputsFormat::Env => {
-            for (name, value) in env(stack, &live) {
+            for (name, value) in env(stack, &live)? {
                 output::data(format_args!("{name}={}\n", shell_quote(&value)));
             }
         }
@@ -93,7 +93,7 @@ pub fn collect(stack: &Stack, known: &HashMap<ResourceId, Outputs>) -> BTreeMap<
 /// `TASK_API_ID`, `TASK_API_POST_TASKS_URL`; then the short names `QUEUE_URL`, `DLQ_URL`,
 /// `BUCKET` and `API_URL` wherever the stack has exactly one such thing (the dead-letter queue
 /// being the queue another one redrives to) and no resource's name already makes that name.
-pub fn env(stack: &Stack, known: &HashMap<ResourceId, Outputs>) -> Vec<(String, String)> {
+pub fn env(stack: &Stack, known: &HashMap<ResourceId, Outputs>) -> Result<Vec<(String, String)>> {
     let mut out: Vec<(String, String)> = Vec::new();
     let dead_letter: BTreeSet<&str> = stack
         .resources
@@ -162,7 +162,16 @@ pub fn env(stack: &Stack, known: &HashMap<ResourceId, Outputs>) -> Vec<(String, 
             out.push((alias.to_owned(), candidates.remove(0)));
         }
     }
-    out
+    // Two resources whose names differ only in kind or punctuation (a queue and an API both
+    // called `task-api`) would make one variable, and `eval` would keep the last silently.
+    let mut seen = BTreeSet::new();
+    if let Some((name, _)) = out.iter().find(|(n, _)| !seen.insert(n.as_str())) {
+        anyhow::bail!(
+            "two outputs would both be ${name}; rename one of the resources in {} or use -o json",
+            stack.path.display()
+        );
+    }
+    Ok(out)
 }
 
 /// `task-queue` → `TASK_QUEUE`: letters and digits upper-cased, anything else `_`.
@@ -214,13 +223,14 @@ mod tests {
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
     }
 
-    #[test]
-    fn names_come_from_stack_toml_with_short_aliases() {
+    /// The repo's stack.toml, with `edit` applied, and made-up outputs for every resource.
+    fn repo_stack(edit: (&str, &str)) -> (Stack, HashMap<ResourceId, Outputs>) {
         let path = std::path::Path::new("stack.toml");
         let source = std::fs::read_to_string(
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("stack.toml"),
         )
-        .unwrap();
+        .unwrap()
+        .replace(edit.0, edit.1);
         let stack = crate::manifest::parse(path, &source, &[]).unwrap();
         let mut known = HashMap::new();
         for r in &stack.resources {
@@ -231,7 +241,21 @@ mod tests {
             o.insert("id".into(), "abc".into());
             known.insert(r.id.clone(), o);
         }
-        let env: BTreeMap<String, String> = env(&stack, &known).into_iter().collect();
+        (stack, known)
+    }
+
+    #[test]
+    fn two_resources_making_one_variable_are_refused() {
+        // An API named like the task queue: both would be TASK_QUEUE_URL.
+        let (stack, known) = repo_stack(("apis.task-api", "apis.task-queue"));
+        let e = env(&stack, &known).unwrap_err().to_string();
+        assert!(e.contains("$TASK_QUEUE_URL"), "{e}");
+    }
+
+    #[test]
+    fn names_come_from_stack_toml_with_short_aliases() {
+        let (stack, known) = repo_stack(("", ""));
+        let env: BTreeMap<String, String> = env(&stack, &known).unwrap().into_iter().collect();
         let get = |k: &str| env.get(k).map(String::as_str);
         assert_eq!(get("TASK_QUEUE_URL"), Some("u:task-queue"));
         assert_eq!(get("QUEUE_URL"), Some("u:task-queue"));
