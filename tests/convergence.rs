@@ -478,22 +478,6 @@ async fn set_env(c: &Clients, function: &str, vars: HashMap<String, String>) {
         .expect("UpdateFunctionConfiguration");
 }
 
-async fn route_resource(c: &Clients, api: &str) -> Option<String> {
-    let resources = c
-        .apigateway
-        .get_resources()
-        .rest_api_id(api)
-        .limit(500)
-        .send()
-        .await
-        .expect("GetResources");
-    resources
-        .items()
-        .iter()
-        .find(|r| r.path() == Some("/tasks"))
-        .and_then(|r| r.id().map(str::to_owned))
-}
-
 async fn mapping(lab: &Lab, c: &Clients) -> String {
     mapping_uuids(lab, c)
         .await
@@ -707,7 +691,7 @@ async fn apply(lab: &Lab, c: &Clients, d: &Damage) {
         }
         DeleteIntegration | DeleteMethod | DeleteRouteResource => {
             let api = the_api(lab, c).await;
-            let resource = route_resource(c, &api).await.expect("/tasks");
+            let resource = c.tasks_route_id(&api).await.expect("/tasks");
             let ag = &c.apigateway;
             match d {
                 DeleteIntegration => {

@@ -188,22 +188,11 @@ async fn deleted_api_method() {
             .find(|a| a.name() == Some(lab.name("task-api").as_str()))
             .unwrap();
         let id = api.id().unwrap();
-        let resources = c
-            .apigateway
-            .get_resources()
-            .rest_api_id(id)
-            .send()
-            .await
-            .unwrap();
-        let tasks = resources
-            .items()
-            .iter()
-            .find(|r| r.path() == Some("/tasks"))
-            .unwrap();
+        let tasks = c.tasks_route_id(id).await.unwrap();
         c.apigateway
             .delete_method()
             .rest_api_id(id)
-            .resource_id(tasks.id().unwrap())
+            .resource_id(tasks)
             .http_method("POST")
             .send()
             .await

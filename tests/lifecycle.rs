@@ -235,23 +235,12 @@ async fn converges_in(lab: &Lab, region: &str, partition: &str) {
         .iter()
         .find(|a| a.name() == Some(lab.name("task-api").as_str()))
         .unwrap();
-    let resources = c
-        .apigateway
-        .get_resources()
-        .rest_api_id(api.id().unwrap())
-        .send()
-        .await
-        .unwrap();
-    let tasks = resources
-        .items()
-        .iter()
-        .find(|r| r.path() == Some("/tasks"))
-        .unwrap();
+    let tasks = c.tasks_route_id(api.id().unwrap()).await.unwrap();
     let integration = c
         .apigateway
         .get_integration()
         .rest_api_id(api.id().unwrap())
-        .resource_id(tasks.id().unwrap())
+        .resource_id(tasks)
         .http_method("POST")
         .send()
         .await

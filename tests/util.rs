@@ -301,6 +301,23 @@ impl Clients {
         who.account.unwrap()
     }
 
+    /// The id of the API's `/tasks` resource (the route the exercise's POST goes to).
+    pub async fn tasks_route_id(&self, api: &str) -> Option<String> {
+        let resources = self
+            .apigateway
+            .get_resources()
+            .rest_api_id(api)
+            .limit(500)
+            .send()
+            .await
+            .expect("GetResources");
+        resources
+            .items()
+            .iter()
+            .find(|r| r.path() == Some("/tasks"))
+            .and_then(|r| r.id().map(str::to_owned))
+    }
+
     pub async fn queue_url(&self, name: &str) -> String {
         self.sqs
             .get_queue_url()
