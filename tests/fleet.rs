@@ -136,3 +136,31 @@ fn reset_is_down_then_up_in_one_document() {
     }
     lab.exstack(&["status"]).ok();
 }
+
+/// Real AWS in a fleet is as explicit as alone: `aws:<region>` targets need --aws, and are
+/// never mixed with emulators. Refused before any call, so this runs without AWS.
+#[test]
+fn aws_targets_in_a_fleet_need_aws_and_stand_alone() {
+    let lab = Lab::new("fleetaws");
+    let file = lab.path("regions.txt");
+    std::fs::write(&file, "eu aws:eu-west-1\nus aws:us-east-1\n").unwrap();
+    let file = file.to_string_lossy().into_owned();
+    let run = lab.exstack(&["status", "--targets", &file]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(run.stderr.contains("pass --aws"), "{}", run.stderr);
+
+    let mixed = lab.exstack(&[
+        "status",
+        "--aws",
+        "--targets",
+        &file,
+        "--endpoint-url",
+        &lab.endpoint,
+    ]);
+    assert_eq!(mixed.code, 1, "{}", mixed.stdout);
+    assert!(
+        mixed.stderr.contains("no emulator endpoints"),
+        "{}",
+        mixed.stderr
+    );
+}

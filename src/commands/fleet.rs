@@ -48,10 +48,35 @@ pub fn machines(g: &Global, stack: &Stack) -> Result<Vec<Machine>> {
         .ok()
         .filter(|e| !e.is_empty() && listed.is_empty() && g.targets.is_none());
     let named = !listed.is_empty() || g.targets.is_some() || from_env.is_some();
+    // Several real-AWS targets (say, one account in several regions) are as explicit as one:
+    // `--aws` and every target written `aws` or `aws:<region>`. Never mixed with emulators.
+    let aws_listed = listed
+        .iter()
+        .filter(|(_, e)| aws_region_of(e).is_some())
+        .count();
+    if aws_listed > 0 && (!g.aws || aws_listed < listed.len() || from_env.is_some()) {
+        bail!(
+            "targets written `aws` act on real AWS: pass --aws, and list no emulator endpoints beside them"
+        );
+    }
+    if aws_listed > 0 {
+        return distinct(listed.into_iter().map(|(name, e)| {
+            let region = aws_region_of(&e)
+                .flatten()
+                .unwrap_or_else(|| region.clone());
+            Machine {
+                name: name.unwrap_or_else(|| format!("aws:{region}")),
+                target: Target {
+                    endpoint: None,
+                    region,
+                },
+            }
+        }));
+    }
     if g.aws || (stack.allow_aws && !named) {
         if named {
             bail!(
-                "--aws targets real AWS and cannot be combined with --endpoint-url, --targets or AWS_ENDPOINT_URL"
+                "--aws targets real AWS and cannot be combined with --endpoint-url, --targets or AWS_ENDPOINT_URL (to list several AWS regions, write them `aws:<region>`)"
             );
         }
         return Ok(vec![Machine {
@@ -69,30 +94,43 @@ pub fn machines(g: &Global, stack: &Stack) -> Result<Vec<Machine>> {
     if listed.is_empty() {
         bail!("the targets file lists no lab machines; add one `[name] URL` per line");
     }
-    let mut machines: Vec<Machine> = Vec::new();
-    for (name, endpoint) in listed {
-        // `localhost` and `127.0.0.1` are one machine: resetting it twice would be a surprise.
-        let same = |m: &Machine| {
-            m.target
-                .endpoint
-                .as_deref()
-                .is_some_and(|e| canonical_endpoint(e) == canonical_endpoint(&endpoint))
-        };
-        if let Some(first) = machines.iter().find(|m| same(m)) {
+    distinct(listed.into_iter().map(|(name, endpoint)| Machine {
+        name: name.unwrap_or_else(|| short_name(&endpoint)),
+        target: Target {
+            endpoint: Some(endpoint),
+            region: region.clone(),
+        },
+    }))
+}
+
+/// The machines, refusing one listed twice: `localhost` and `127.0.0.1` are one LocalStack,
+/// and resetting it twice would be a surprise.
+fn distinct(machines: impl Iterator<Item = Machine>) -> Result<Vec<Machine>> {
+    let key = |m: &Machine| {
+        let place = m.target.endpoint.as_deref().map(canonical_endpoint);
+        (place, m.target.region.clone())
+    };
+    let mut out: Vec<Machine> = Vec::new();
+    for m in machines {
+        if let Some(first) = out.iter().find(|o| key(o) == key(&m)) {
             bail!(
-                "{endpoint} is listed twice (also as {}); each lab machine once, please",
+                "{} is listed twice (also as {}); each lab machine once, please",
+                m.target.describe(),
                 first.name
             );
         }
-        machines.push(Machine {
-            name: name.unwrap_or_else(|| short_name(&endpoint)),
-            target: Target {
-                endpoint: Some(endpoint),
-                region: region.clone(),
-            },
-        });
+        out.push(m);
     }
-    Ok(machines)
+    Ok(out)
+}
+
+/// `aws` → `Some(None)`, `aws:eu-west-1` → `Some(Some("eu-west-1"))`, a URL → `None`.
+fn aws_region_of(target: &str) -> Option<Option<String>> {
+    match target.split_once(':') {
+        None if target == "aws" => Some(None),
+        Some(("aws", region)) if !region.starts_with("//") => Some(Some(region.to_owned())),
+        _ => None,
+    }
 }
 
 /// `http://lab-07:4566` → `lab-07:4566`: enough to tell rows apart.
@@ -147,10 +185,15 @@ fn parse_targets(text: &str) -> Result<Vec<(Option<String>, String)>> {
 }
 
 fn checked_url(url: &str) -> Result<String> {
+    if aws_region_of(url).is_some() {
+        return Ok(url.to_owned());
+    }
     if url.starts_with("http://") || url.starts_with("https://") {
         Ok(url.trim_end_matches('/').to_owned())
     } else {
-        bail!("`{url}` is not an endpoint URL; write it like http://lab-07:4566")
+        bail!(
+            "`{url}` is not an endpoint URL; write it like http://lab-07:4566 (or aws:<region> for real AWS, with --aws)"
+        )
     }
 }
 
@@ -404,6 +447,53 @@ mod tests {
         assert!(text.contains("http://lab-07:4566"), "{text}");
         let e = parse_targets("a b c\n").unwrap_err();
         assert!(format!("{e:#}").contains("NAME URL"));
+    }
+
+    #[test]
+    fn aws_targets_name_their_region() {
+        assert_eq!(aws_region_of("aws"), Some(None));
+        assert_eq!(
+            aws_region_of("aws:eu-west-1"),
+            Some(Some("eu-west-1".into()))
+        );
+        assert_eq!(aws_region_of("http://aws:4566"), None);
+        let parsed = parse_targets("eu aws:eu-west-1\naws:us-east-1\n").unwrap();
+        assert_eq!(parsed[0], (Some("eu".into()), "aws:eu-west-1".into()));
+    }
+
+    #[test]
+    fn with_aws_each_aws_target_is_a_region_of_real_aws() {
+        use clap::Parser;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("regions.txt");
+        std::fs::write(&file, "eu aws:eu-west-1\naws\n").unwrap();
+        let cli = crate::cli::Cli::parse_from([
+            "exstack",
+            "--aws",
+            "--region",
+            "us-west-2",
+            "--targets",
+            file.to_str().unwrap(),
+            "status",
+        ]);
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let source = std::fs::read_to_string(root.join("stack.toml")).unwrap();
+        let stack = crate::manifest::parse(&root.join("stack.toml"), &source, &[]).unwrap();
+        let found = machines(&cli.global, &stack).unwrap();
+        let got: Vec<(&str, Option<&str>, &str)> = found
+            .iter()
+            .map(|m| {
+                let t = &m.target;
+                (m.name.as_str(), t.endpoint.as_deref(), t.region.as_str())
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("eu", None, "eu-west-1"),
+                ("aws:us-west-2", None, "us-west-2")
+            ]
+        );
     }
 
     #[test]
