@@ -20,6 +20,18 @@ pub fn partition(region: &str) -> &'static str {
 }
 
 /// The domain public endpoints of `region` live under (`execute-api.<region>.<suffix>`).
+/// Every domain AWS serves its APIs under, in any partition: an endpoint there is real AWS.
+pub const AWS_DOMAINS: &[&str] = &[
+    "amazonaws.com",
+    "amazonaws.com.cn",
+    "c2s.ic.gov",
+    "sc2s.sgov.gov",
+    "cloud.adc-e.uk",
+    "csp.hci.ic.gov",
+    "api.aws",
+    "aws.dev",
+];
+
 pub fn dns_suffix(region: &str) -> &'static str {
     match partition(region) {
         "aws-cn" => "amazonaws.com.cn",

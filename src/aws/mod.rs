@@ -471,7 +471,7 @@ fn is_aws_host(endpoint: &str) -> bool {
         .map_or(authority, |(h, _)| h)
         .trim_end_matches('.')
         .to_ascii_lowercase();
-    ["amazonaws.com", "amazonaws.com.cn", "api.aws", "aws.dev"]
+    arn::AWS_DOMAINS
         .iter()
         .any(|d| host == *d || host.ends_with(&format!(".{d}")))
 }
