@@ -96,6 +96,11 @@ fn with_row(f: impl FnOnce(&Row)) -> bool {
     ROW.try_with(|row| f(row)).is_ok()
 }
 
+/// Whether this is one machine of a fleet (its lines go to its row).
+fn in_fleet_row() -> bool {
+    with_row(|_| ())
+}
+
 /// A cargo-style line: a right-aligned verb, then what it applies to.
 pub fn status(verb: &str, message: impl Display) {
     if verbosity() == Verbosity::Quiet {
@@ -157,7 +162,7 @@ fn outcome(o: &Outcome) {
         OutcomeResult::Skipped(why) => ("Skipped", format!("{} ({why})", o.id)),
         OutcomeResult::NotOwned(why) => ("Left alone", format!("{}: {why}", o.id)),
     };
-    if is_live() && !with_row(|_| ()) {
+    if is_live() && !in_fleet_row() {
         // On a terminal each finished resource gets a mark, like a checklist.
         let mark = match &o.result {
             OutcomeResult::Failed(_) => Mark::Failed,
