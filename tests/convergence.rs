@@ -573,19 +573,7 @@ async fn apply(lab: &Lab, c: &Clients, d: &Damage) {
         }
         Code(f) => {
             let name = lab.name(f.name());
-            let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-            zip.start_file("edited.py", zip::write::SimpleFileOptions::default())
-                .unwrap();
-            std::io::Write::write_all(&mut zip, b"def handler(event, context):\n    return 1\n")
-                .unwrap();
-            let bytes = zip.finish().unwrap().into_inner();
-            c.lambda
-                .update_function_code()
-                .function_name(&name)
-                .zip_file(aws_sdk_lambda::primitives::Blob::new(bytes))
-                .send()
-                .await
-                .expect("UpdateFunctionCode");
+            c.replace_code(&name, "edited.py").await;
             function_settled(c, &name).await;
         }
         Timeout(f, t) => {

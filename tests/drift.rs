@@ -126,22 +126,8 @@ async fn changed_environment_variable() {
 #[tokio::test]
 async fn edited_function_code() {
     drift_case("dcode", "CodeSha256:", |c, lab| async move {
-        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-        zip.start_file(
-            "task_processor.py",
-            zip::write::SimpleFileOptions::default(),
-        )
-        .unwrap();
-        std::io::Write::write_all(&mut zip, b"def handler(event, context):\n    return 1\n")
-            .unwrap();
-        let bytes = zip.finish().unwrap().into_inner();
-        c.lambda
-            .update_function_code()
-            .function_name(lab.name("task-processor"))
-            .zip_file(aws_sdk_lambda::primitives::Blob::new(bytes))
-            .send()
-            .await
-            .unwrap();
+        c.replace_code(&lab.name("task-processor"), "task_processor.py")
+            .await;
         lab
     })
     .await;

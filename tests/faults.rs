@@ -145,6 +145,26 @@ fn rule_proxy(rules: &[(&[&str], Fault, u64)]) -> Proxy {
     proxy
 }
 
+/// `up` with every request matching `needles` failing with `fault`, forever: it must end in
+/// failure within seconds, after exactly the SDK's attempts at that call. Returns the run and
+/// a description of it for further assertions.
+fn up_gives_up(lab_name: &str, needles: &[&str], fault: Fault, what: &str) -> (Run, String) {
+    let proxy = rule_proxy(&[(needles, fault, u64::MAX)]);
+    let lab = Lab::new(lab_name);
+    let (up, took) = via(&lab, &proxy, &["up"]);
+    let context = format!(
+        "{what}exit {} in {took:?}, {} attempts\n{}",
+        up.code,
+        proxy.count(needles),
+        up.stderr
+    );
+    eprintln!("{context}");
+    assert_eq!(up.code, 1, "{context}");
+    assert!(took < Duration::from_secs(15), "{context}");
+    assert_eq!(proxy.count(needles), SDK_ATTEMPTS, "{context}");
+    (up, context)
+}
+
 /// (b) A fault that does not go away (503 on every attempt) ends the run in about a second,
 /// after the SDK's five attempts, with the call (and the resource, when there is one) named.
 #[test]
@@ -174,22 +194,11 @@ fn persistent_503_gives_up_within_seconds_naming_the_call() {
         ),
     ];
     for (what, needles, says) in cases {
-        let proxy = rule_proxy(&[(needles, Fault::Status503, u64::MAX)]);
-        let lab = Lab::new("f503");
-        let (up, took) = via(&lab, &proxy, &["up"]);
-        let context = format!(
-            "503 on {what}: exit {} in {took:?}, {} attempts\n{}",
-            up.code,
-            proxy.count(needles),
-            up.stderr
-        );
-        eprintln!("{context}");
-        assert_eq!(up.code, 1, "{context}");
-        assert!(took < Duration::from_secs(15), "{context}");
+        let what = format!("503 on {what}: ");
+        let (up, context) = up_gives_up("f503", needles, Fault::Status503, &what);
         for s in says {
             assert!(up.stderr.contains(s), "no `{s}`: {context}");
         }
-        assert_eq!(proxy.count(needles), SDK_ATTEMPTS, "{context}");
     }
 }
 
@@ -532,19 +541,7 @@ fn a_bare_5xx_without_an_aws_error_body_is_one_short_line() {
         ),
     ];
     for (needles, operation) in cases {
-        let proxy = rule_proxy(&[(needles, Fault::Bare(503), u64::MAX)]);
-        let lab = Lab::new("fbare");
-        let (up, took) = via(&lab, &proxy, &["up"]);
-        let context = format!(
-            "exit {} in {took:?}, {} attempts\n{}",
-            up.code,
-            proxy.count(needles),
-            up.stderr
-        );
-        eprintln!("{context}");
-        assert_eq!(up.code, 1, "{context}");
-        assert!(took < Duration::from_secs(15), "{context}");
-        assert_eq!(proxy.count(needles), SDK_ATTEMPTS, "{context}");
+        let (up, context) = up_gives_up("fbare", needles, Fault::Bare(503), "");
         let errors = error_lines(&up.stderr);
         assert_eq!(errors.len(), 1, "{context}");
         assert!(errors[0].contains(operation), "{context}");

@@ -86,22 +86,28 @@ async fn down_leaves_nothing_behind_and_twice_is_fine() {
         .count();
     assert_eq!(deleted, 11, "{down}");
 
-    // Everything, listed service by service.
+    // Everything, listed service by service: no name carrying the lab's suffix is left.
     let suffix = &lab.suffix;
+    let mut left: Vec<String> = Vec::new();
+    let mut check = |what: &str, names: Vec<&str>| {
+        let ours = names.into_iter().filter(|n| n.contains(suffix.as_str()));
+        left.extend(ours.map(|n| format!("{what} {n}")));
+    };
     let queues = c.sqs.list_queues().send().await.unwrap();
-    assert!(
-        !queues.queue_urls().iter().any(|u| u.contains(suffix)),
-        "{queues:?}"
+    check(
+        "queue",
+        queues.queue_urls().iter().map(String::as_str).collect(),
     );
     let buckets = c.s3.list_buckets().send().await.unwrap();
-    assert!(
-        !buckets
-            .buckets()
-            .iter()
-            .any(|b| b.name().unwrap_or("").contains(suffix))
+    check(
+        "bucket",
+        buckets.buckets().iter().filter_map(|b| b.name()).collect(),
     );
     let roles = c.iam.list_roles().send().await.unwrap();
-    assert!(!roles.roles().iter().any(|r| r.role_name().contains(suffix)));
+    check(
+        "role",
+        roles.roles().iter().map(|r| r.role_name()).collect(),
+    );
     let policies = c
         .iam
         .list_policies()
@@ -109,33 +115,26 @@ async fn down_leaves_nothing_behind_and_twice_is_fine() {
         .send()
         .await
         .unwrap();
-    assert!(
-        !policies
-            .policies()
-            .iter()
-            .any(|p| p.policy_name().unwrap_or("").contains(suffix))
-    );
+    let policy_names = policies.policies().iter().filter_map(|p| p.policy_name());
+    check("policy", policy_names.collect());
     let functions = c.lambda.list_functions().send().await.unwrap();
-    assert!(
-        !functions
-            .functions()
-            .iter()
-            .any(|f| f.function_name().unwrap_or("").contains(suffix))
-    );
+    let function_names = functions
+        .functions()
+        .iter()
+        .filter_map(|f| f.function_name());
+    check("function", function_names.collect());
     let mappings = c.lambda.list_event_source_mappings().send().await.unwrap();
-    assert!(
-        !mappings
-            .event_source_mappings()
-            .iter()
-            .any(|m| m.event_source_arn().unwrap_or("").contains(suffix))
-    );
+    let sources = mappings
+        .event_source_mappings()
+        .iter()
+        .filter_map(|m| m.event_source_arn());
+    check("mapping on", sources.collect());
     let apis = c.apigateway.get_rest_apis().send().await.unwrap();
-    assert!(
-        !apis
-            .items()
-            .iter()
-            .any(|a| a.name().unwrap_or("").contains(suffix))
+    check(
+        "rest api",
+        apis.items().iter().filter_map(|a| a.name()).collect(),
     );
+    assert!(left.is_empty(), "down left behind: {left:?}");
 
     let again = lab.exstack(&["down", "-o", "json"]).ok().json();
     assert_eq!(again["calls"]["writes"], 0, "{again}");
