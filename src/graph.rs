@@ -3,8 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::manifest::{Diagnostic, Stack};
-use crate::resources::ResourceId;
+use crate::model::ResourceId;
 
 #[derive(Debug, Clone)]
 pub struct Graph {
@@ -13,24 +12,16 @@ pub struct Graph {
 }
 
 impl Graph {
-    /// Builds the graph; a reference cycle is reported at the reference that closes it.
-    pub fn build(stack: &Stack) -> Result<Graph, Diagnostic> {
-        let mut dependencies = BTreeMap::new();
-        for r in &stack.resources {
-            let deps: BTreeSet<ResourceId> = r
-                .spec
-                .templates()
-                .into_iter()
-                .flat_map(|t| t.references())
-                .map(|reference| ResourceId::new(reference.kind, &reference.name))
-                .collect();
-            dependencies.insert(r.id.clone(), deps);
-        }
+    /// The graph of `dependencies` (each resource and what it refers to); a cycle is returned
+    /// as a path that starts and ends at the same resource.
+    pub fn new(
+        dependencies: BTreeMap<ResourceId, BTreeSet<ResourceId>>,
+    ) -> Result<Graph, Vec<ResourceId>> {
         let graph = Graph { dependencies };
-        if let Some(cycle) = graph.find_cycle() {
-            return Err(cycle_diagnostic(stack, &cycle));
+        match graph.find_cycle() {
+            Some(cycle) => Err(cycle),
+            None => Ok(graph),
         }
-        Ok(graph)
     }
 
     pub fn dependencies(&self, id: &ResourceId) -> impl Iterator<Item = &ResourceId> {
@@ -125,79 +116,46 @@ impl Graph {
     }
 }
 
-fn cycle_diagnostic(stack: &Stack, cycle: &[ResourceId]) -> Diagnostic {
-    let path: Vec<String> = cycle
-        .iter()
-        .map(|id| format!("{}.{}", id.kind.table(), id.name))
-        .collect();
-    // Point at the reference from the first resource to the second.
-    let span = stack
-        .get(&cycle[0])
-        .and_then(|r| {
-            r.spec.templates().into_iter().find(|t| {
-                t.references()
-                    .any(|x| x.kind == cycle[1].kind && x.name == cycle[1].name)
-            })
-        })
-        .map_or(0..0, |t| t.span.clone());
-    Diagnostic::new(format!("reference cycle: {}", path.join(" → ")), span).with_help(
-        "each resource must be creatable before the ones that refer to it; remove one reference",
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::Kind;
-    use std::path::Path;
+    use crate::model::Kind;
 
-    fn stack(src: &str) -> Result<Stack, crate::manifest::ManifestError> {
-        crate::manifest::parse(Path::new("stack.toml"), src, &[])
+    const QUEUE: Kind = Kind::new(0, "queues", "queue");
+    const BUCKET: Kind = Kind::new(1, "buckets", "bucket");
+
+    fn id(kind: Kind, name: &str) -> ResourceId {
+        ResourceId::new(kind, name)
+    }
+
+    fn graph(edges: &[(ResourceId, &[ResourceId])]) -> Result<Graph, Vec<ResourceId>> {
+        Graph::new(
+            edges
+                .iter()
+                .map(|(from, to)| (from.clone(), to.iter().cloned().collect()))
+                .collect(),
+        )
     }
 
     #[test]
     fn levels_follow_references() {
-        let s = stack(
-            r#"
-[stack]
-name = "t"
-[queues.dlq]
-[queues.main]
-dead_letter = { queue = "${queues.dlq.arn}", max_receive_count = 3 }
-[buckets.bucket-1]
-"#,
-        )
+        let (dlq, main, bucket) = (id(QUEUE, "dlq"), id(QUEUE, "main"), id(BUCKET, "bucket-1"));
+        let g = graph(&[
+            (dlq.clone(), &[]),
+            (main.clone(), &[dlq.clone()]),
+            (bucket.clone(), &[]),
+        ])
         .unwrap();
-        let g = Graph::build(&s).unwrap();
-        let names = |l: &Vec<ResourceId>| l.iter().map(|i| i.name.clone()).collect::<Vec<_>>();
         let levels = g.levels();
-        assert_eq!(levels.len(), 2);
-        assert_eq!(names(&levels[0]), ["dlq", "bucket-1"]);
-        assert_eq!(names(&levels[1]), ["main"]);
-        assert_eq!(
-            g.teardown_order().first(),
-            Some(&ResourceId::new(Kind::Queue, "main"))
-        );
+        assert_eq!(levels, vec![vec![dlq.clone(), bucket], vec![main.clone()]]);
+        assert_eq!(g.teardown_order().first(), Some(&main));
+        assert_eq!(g.dependents(&dlq).collect::<Vec<_>>(), vec![&main]);
     }
 
     #[test]
     fn cycles_are_named() {
-        let err = stack(
-            r#"
-[stack]
-name = "t"
-[queues.a]
-dead_letter = { queue = "${queues.b.arn}", max_receive_count = 3 }
-[queues.b]
-dead_letter = { queue = "${queues.a.arn}", max_receive_count = 3 }
-"#,
-        )
-        .unwrap_err();
-        let text = err.to_string();
-        assert!(
-            text.contains("reference cycle: queues.a → queues.b → queues.a"),
-            "{text}"
-        );
-        assert!(text.contains("stack.toml:5:"), "{text}");
+        let (a, b) = (id(QUEUE, "a"), id(QUEUE, "b"));
+        let cycle = graph(&[(a.clone(), &[b.clone()]), (b.clone(), &[a.clone()])]).unwrap_err();
+        assert_eq!(cycle, vec![a.clone(), b, a]);
     }
 }

@@ -6,6 +6,7 @@ mod commands;
 mod engine;
 mod graph;
 mod manifest;
+mod model;
 mod output;
 mod package;
 mod plan;

@@ -1,13 +1,10 @@
 //! Resolves `${...}` references against what is known: applied or observed outputs first,
-//! then outputs predictable from the name (ARNs), else "known after apply".
+//! then outputs predictable from the name (ARNs), else [`Value::Unknown`].
 
 use std::collections::HashMap;
 
 use crate::manifest::template::{AccountFact, Part, Template};
-use crate::resources::{Outputs, ResourceId};
-
-/// Shown in plans for a value that only exists once a dependency is created (a queue URL).
-pub const UNKNOWN: &str = "(known after apply)";
+use crate::model::{Outputs, ResourceId, Value};
 
 pub struct Resolver<'a> {
     pub account_id: &'a str,
@@ -16,31 +13,44 @@ pub struct Resolver<'a> {
 }
 
 impl Resolver<'_> {
-    pub fn string(&self, t: &Template) -> String {
+    /// The template's text, or `Unknown` while any reference in it is not known yet.
+    pub fn value(&self, t: &Template) -> Value {
         let mut out = String::new();
         for part in &t.parts {
             match part {
                 Part::Text(s) => out.push_str(s),
                 Part::Account(AccountFact::AccountId) => out.push_str(self.account_id),
                 Part::Account(AccountFact::Region) => out.push_str(self.region),
-                Part::Ref(r) => {
-                    let id = ResourceId::new(r.kind, &r.name);
-                    match self.outputs.get(&id).and_then(|o| o.get(&r.attribute)) {
-                        Some(v) => out.push_str(v),
-                        None => return UNKNOWN.to_owned(),
-                    }
-                }
+                Part::Ref(r) => match self
+                    .outputs
+                    .get(&r.target())
+                    .and_then(|o| o.get(&r.attribute))
+                {
+                    Some(v) => out.push_str(v),
+                    None => return Value::Unknown,
+                },
             }
         }
-        out
+        Value::Known(out)
     }
 
-    pub fn strings<'t>(&self, ts: impl IntoIterator<Item = &'t Template>) -> Vec<String> {
-        ts.into_iter().map(|t| self.string(t)).collect()
+    pub fn values<'t>(&self, ts: impl IntoIterator<Item = &'t Template>) -> Vec<Value> {
+        ts.into_iter().map(|t| self.value(t)).collect()
+    }
+
+    /// The first of `ts` that cannot be resolved yet.
+    pub fn first_unknown<'t>(
+        &self,
+        ts: impl IntoIterator<Item = &'t Template>,
+    ) -> Option<&'t Template> {
+        ts.into_iter().find(|t| self.value(t).is_unknown())
     }
 }
 
-/// True when a desired value still waits for a dependency; such values must never be sent.
-pub fn is_unknown(value: &str) -> bool {
-    value.contains(UNKNOWN)
+/// All of `values` as text, or `Unknown` when any is unknown (a document that embeds them).
+pub fn all_known(values: &[Value]) -> Option<Vec<String>> {
+    values
+        .iter()
+        .map(|v| v.known().map(str::to_owned))
+        .collect()
 }

@@ -478,7 +478,8 @@ mod tests {
         ]);
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let source = std::fs::read_to_string(root.join("stack.toml")).unwrap();
-        let stack = crate::manifest::parse(&root.join("stack.toml"), &source, &[]).unwrap();
+        let kinds = crate::resources::declarations();
+        let stack = crate::manifest::parse(&root.join("stack.toml"), &source, &[], &kinds).unwrap();
         let found = machines(&cli.global, &stack).unwrap();
         let got: Vec<(&str, Option<&str>, &str)> = found
             .iter()

@@ -5,28 +5,28 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use anyhow::{Result, anyhow};
+use anyhow::Result;
 
 use crate::Exit;
 use crate::aws::Ctx;
 use crate::cli::{GraphArgs, GraphFormat};
 use crate::graph::Graph;
 use crate::manifest::Stack;
+use crate::model::{Kind, ResourceId};
 use crate::output;
 use crate::plan::State;
-use crate::resources::{Kind, ResourceId};
+use crate::resources;
 
 /// Each resource's live state; absent when the graph is drawn without `--status`.
 type States = BTreeMap<ResourceId, State>;
 
 /// `ctx` is given only with `--status`: without it the graph needs no AWS.
 pub async fn run(stack: &Stack, args: GraphArgs, ctx: Option<&Ctx>) -> Result<Exit> {
-    let graph = Graph::build(stack).map_err(|d| anyhow!(d.message))?;
     let states = match ctx {
         Some(ctx) => Some(live_states(ctx, stack).await?),
         None => None,
     };
-    let drawing = Drawing::new(stack, &graph, states.as_ref());
+    let drawing = Drawing::new(stack, &stack.graph, states.as_ref());
     output::data(match args.format {
         GraphFormat::Mermaid => drawing.mermaid(),
         GraphFormat::Dot => drawing.dot(),
@@ -54,13 +54,14 @@ struct Drawing<'a> {
 
 impl<'a> Drawing<'a> {
     fn new(stack: &'a Stack, graph: &'a Graph, states: Option<&'a States>) -> Self {
-        let groups = Kind::ALL
-            .into_iter()
-            .map(|kind| {
+        let groups = resources::KINDS
+            .iter()
+            .map(|k| {
+                let kind = k.kind();
                 let mut ids: Vec<&ResourceId> = stack
                     .resources
                     .iter()
-                    .map(|r| &r.id)
+                    .map(|r| r.id())
                     .filter(|id| id.kind == kind)
                     .collect();
                 ids.sort();
@@ -103,7 +104,7 @@ impl<'a> Drawing<'a> {
         for (kind, ids) in &self.groups {
             let _ = writeln!(out, "    subgraph {}", kind.table());
             for id in ids {
-                let (open, close) = mermaid_shape(id.kind);
+                let (open, close) = resources::kind(id.kind).shape().mermaid;
                 let class = self
                     .state(id)
                     .map_or(String::new(), |s| format!(":::{}", class_name(s)));
@@ -158,7 +159,7 @@ impl<'a> Drawing<'a> {
                     "        {} [label={}, shape={}{}];",
                     dot_quote(&dot_id(id)),
                     dot_quote(&id.name),
-                    dot_shape(id.kind),
+                    resources::kind(id.kind).shape().dot,
                     self.state(id).map_or(String::new(), dot_fill)
                 );
             }
@@ -191,31 +192,6 @@ impl<'a> Drawing<'a> {
     }
 }
 
-/// Mermaid's brackets for a kind's shape: queues as subroutines, buckets as cylinders...
-fn mermaid_shape(kind: Kind) -> (&'static str, &'static str) {
-    match kind {
-        Kind::Queue => ("[[", "]]"),
-        Kind::Bucket => ("[(", ")]"),
-        Kind::Policy => (">", "]"),
-        Kind::Role => ("{{", "}}"),
-        Kind::Function => ("(", ")"),
-        Kind::EventSourceMapping => ("([", "])"),
-        Kind::RestApi => ("[/", "\\]"),
-    }
-}
-
-fn dot_shape(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Queue => "cds",
-        Kind::Bucket => "cylinder",
-        Kind::Policy => "note",
-        Kind::Role => "hexagon",
-        Kind::Function => "component",
-        Kind::EventSourceMapping => "ellipse",
-        Kind::RestApi => "trapezium",
-    }
-}
-
 /// (fill, stroke): green in sync, amber drifted, red missing, grey not owned.
 fn colours(state: State) -> (&'static str, &'static str) {
     match state {
@@ -237,7 +213,7 @@ fn dot_fill(state: State) -> String {
 
 /// `queues.task-dlq`, as references name a resource.
 fn dot_id(id: &ResourceId) -> String {
-    format!("{}.{}", id.kind.table(), id.name)
+    id.address()
 }
 
 fn dot_quote(text: &str) -> String {
@@ -259,9 +235,9 @@ dead_letter = { queue = "${queues.dlq.arn}", max_receive_count = 3 }
 "#;
 
     fn draw(states: Option<&States>, format: GraphFormat) -> String {
-        let stack = crate::manifest::parse(Path::new("stack.toml"), STACK, &[]).unwrap();
-        let graph = Graph::build(&stack).unwrap();
-        let drawing = Drawing::new(&stack, &graph, states);
+        let kinds = resources::declarations();
+        let stack = crate::manifest::parse(Path::new("stack.toml"), STACK, &[], &kinds).unwrap();
+        let drawing = Drawing::new(&stack, &stack.graph, states);
         match format {
             GraphFormat::Mermaid => drawing.mermaid(),
             GraphFormat::Dot => drawing.dot(),
@@ -269,10 +245,16 @@ dead_letter = { queue = "${queues.dlq.arn}", max_receive_count = 3 }
     }
 
     fn states() -> States {
+        let kinds = resources::declarations();
+        let stack = crate::manifest::parse(Path::new("stack.toml"), STACK, &[], &kinds).unwrap();
+        let id = |name: &str| {
+            let r = stack.resources.iter().find(|r| r.id().name == name);
+            r.map(|r| r.id().clone()).unwrap()
+        };
         BTreeMap::from([
-            (ResourceId::new(Kind::Queue, "dlq"), State::InSync),
-            (ResourceId::new(Kind::Queue, "main"), State::Drifted),
-            (ResourceId::new(Kind::Bucket, "results"), State::Missing),
+            (id("dlq"), State::InSync),
+            (id("main"), State::Drifted),
+            (id("results"), State::Missing),
         ])
     }
 

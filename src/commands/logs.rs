@@ -15,7 +15,6 @@ use crate::cli::{Format, Global, LogsArgs};
 use crate::manifest::Stack;
 use crate::manifest::diagnostic::closest;
 use crate::output;
-use crate::resources::Kind;
 
 /// How far back each `--follow` poll looks again: a line can be stored (ingested) a little
 /// after its timestamp, so the window overlaps and event ids drop what was already printed.
@@ -28,8 +27,7 @@ pub async fn run(
     args: &LogsArgs,
     cancel: &CancellationToken,
 ) -> Result<Exit> {
-    let function = function_name(stack, &args.function)?;
-    let group = format!("/aws/lambda/{function}");
+    let (function, group) = log_group(stack, &args.function)?;
     let first_start = epoch_ms(SystemTime::now()) - args.since.as_millis() as i64;
     // FilterLogEvents is limited to a few calls a second per account on AWS.
     let poll = if ctx.target.is_aws() {
@@ -86,18 +84,23 @@ pub async fn run(
     }
 }
 
-/// The function's name in AWS for its name in stack.toml (the same), or an error listing
-/// the stack's functions with the closest one.
-fn function_name<'a>(stack: &'a Stack, wanted: &str) -> Result<&'a str> {
-    let functions: Vec<&str> = stack
+/// The function's name and its log group, or an error listing the stack's functions (the
+/// resources that have logs) with the closest one.
+fn log_group<'a>(stack: &'a Stack, wanted: &str) -> Result<(&'a str, String)> {
+    let groups: Vec<(&str, String)> = stack
         .resources
         .iter()
-        .filter(|r| r.id.kind == Kind::Function)
-        .map(|r| r.id.name.as_str())
+        .filter_map(|r| {
+            let name = r.id().name.as_str();
+            crate::resources::kind(r.kind())
+                .log_group(name)
+                .map(|g| (name, g))
+        })
         .collect();
-    if let Some(name) = functions.iter().find(|f| **f == wanted) {
-        return Ok(name);
+    if let Some(found) = groups.iter().find(|(f, _)| *f == wanted) {
+        return Ok(found.clone());
     }
+    let functions: Vec<&str> = groups.iter().map(|(f, _)| *f).collect();
     let mut message = format!(
         "`{wanted}` is not a function of {}; its functions: {}",
         stack.path.display(),

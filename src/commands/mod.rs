@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use crate::Exit;
 use crate::aws::{Ctx, Target};
 use crate::cli::{Cli, Command, Global};
-use crate::manifest::{self, Stack};
+use crate::manifest::Stack;
 
 pub async fn run(cli: Cli) -> Result<Exit> {
     let g = &cli.global;
@@ -100,7 +100,7 @@ fn load_stack(g: &Global) -> Result<Stack> {
         .collect();
     vars.sort();
     vars.extend(g.vars.iter().cloned());
-    manifest::load(&g.file, &vars)
+    crate::resources::load_stack(&g.file, &vars)
 }
 
 /// First Ctrl-C: stop starting new calls and let those in flight finish.

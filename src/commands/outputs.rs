@@ -8,9 +8,10 @@ use crate::Exit;
 use crate::aws::Ctx;
 use crate::cli::{Format, Global, OutputsArgs, OutputsFormat};
 use crate::engine::Engine;
-use crate::manifest::{Spec, Stack};
+use crate::manifest::Stack;
+use crate::model::{Outputs, ResourceId};
 use crate::output;
-use crate::resources::{Outputs, ResourceId};
+use crate::resources;
 
 pub async fn run(ctx: &Ctx, stack: &Stack, g: &Global, args: OutputsArgs) -> Result<Exit> {
     let engine = Engine::new(ctx, stack)?;
@@ -47,42 +48,14 @@ pub async fn run(ctx: &Ctx, stack: &Stack, g: &Global, args: OutputsArgs) -> Res
     Ok(Exit::Success)
 }
 
-/// Named outputs: queue URLs, buckets, and each API route's URL (on LocalStack in its two forms).
+/// Named outputs, `<table>.<name>.<what>`: queue URLs, buckets, and each API route's URL
+/// (on LocalStack in its two forms); each kind says what it shows.
 pub fn collect(stack: &Stack, known: &HashMap<ResourceId, Outputs>) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for r in &stack.resources {
-        let Some(o) = known.get(&r.id) else { continue };
-        let key = |attr: &str| format!("{}.{}.{attr}", r.id.kind.table(), r.id.name);
-        match &r.spec {
-            Spec::Queue(_) => {
-                if let Some(url) = o.get("url") {
-                    out.insert(key("url"), url.clone());
-                }
-            }
-            Spec::Bucket(_) => {
-                out.insert(key("name"), r.id.name.clone());
-            }
-            Spec::RestApi(api) => {
-                let Some(id) = o.get("id") else { continue };
-                out.insert(key("id"), id.clone());
-                // No `url` where the target cannot serve the stage (an emulator without it).
-                let Some(base) = o.get("url") else { continue };
-                for route in &api.routes {
-                    let path = route.path.trim_start_matches('/');
-                    out.insert(
-                        key(&format!("{} /{path}", route.method)),
-                        format!("{base}/{path}"),
-                    );
-                    // LocalStack's host-name form, only when the target is LocalStack.
-                    if let Some(host) = o.get("host_url") {
-                        out.insert(
-                            key(&format!("{} /{path} (host)", route.method)),
-                            format!("{host}/{path}"),
-                        );
-                    }
-                }
-            }
-            _ => {}
+        let Some(o) = known.get(r.id()) else { continue };
+        for (what, value) in resources::kind(r.kind()).shown(r, o) {
+            out.insert(format!("{}.{what}", r.id().address()), value);
         }
     }
     out
@@ -91,77 +64,27 @@ pub fn collect(stack: &Stack, known: &HashMap<ResourceId, Outputs>) -> BTreeMap<
 /// The outputs as shell variables, named from stack.toml: `TASK_QUEUE_URL`, `TASK_DLQ_URL`,
 /// `TASK_RESULTS_BUCKET`, `TASK_PROCESSOR_ARN`, `TASK_API_URL` (the stage's base URL),
 /// `TASK_API_ID`, `TASK_API_POST_TASKS_URL`; then the short names `QUEUE_URL`, `DLQ_URL`,
-/// `BUCKET` and `API_URL` wherever the stack has exactly one such thing (the dead-letter queue
-/// being the queue another one redrives to) and no resource's name already makes that name.
+/// `BUCKET` and `API_URL` wherever the stack has exactly one such thing and no resource's
+/// name already makes that name.
 pub fn env(stack: &Stack, known: &HashMap<ResourceId, Outputs>) -> Result<Vec<(String, String)>> {
     let mut out: Vec<(String, String)> = Vec::new();
-    let dead_letter: BTreeSet<&str> = stack
-        .resources
-        .iter()
-        .filter_map(|r| match &r.spec {
-            Spec::Queue(q) => q.dead_letter.as_ref(),
-            _ => None,
-        })
-        .flat_map(|d| {
-            d.queue
-                .references()
-                .map(|reference| reference.name.as_str())
-        })
-        .collect();
-    let (mut queues, mut dlqs, mut buckets, mut apis) = (vec![], vec![], vec![], vec![]);
+    let mut aliases: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
     for r in &stack.resources {
-        let Some(o) = known.get(&r.id) else { continue };
-        let base = env_name(&r.id.name);
-        match &r.spec {
-            Spec::Queue(_) => {
-                if let Some(url) = o.get("url") {
-                    out.push((format!("{base}_URL"), url.clone()));
-                    if dead_letter.contains(r.id.name.as_str()) {
-                        dlqs.push(url.clone());
-                    } else {
-                        queues.push(url.clone());
-                    }
-                }
-            }
-            Spec::Bucket(_) => {
-                out.push((format!("{base}_BUCKET"), r.id.name.clone()));
-                buckets.push(r.id.name.clone());
-            }
-            Spec::Function(_) => {
-                if let Some(arn) = o.get("arn") {
-                    out.push((format!("{base}_ARN"), arn.clone()));
-                }
-            }
-            Spec::RestApi(api) => {
-                let (Some(id), Some(url)) = (o.get("id"), o.get("url")) else {
-                    continue;
-                };
-                out.push((format!("{base}_URL"), url.clone()));
-                out.push((format!("{base}_ID"), id.clone()));
-                for route in &api.routes {
-                    let path = route.path.trim_start_matches('/');
-                    out.push((
-                        format!("{base}_{}_{}_URL", route.method, env_name(path)),
-                        format!("{url}/{path}"),
-                    ));
-                }
-                apis.push(url.clone());
-            }
-            _ => {}
+        let Some(o) = known.get(r.id()) else { continue };
+        let env = resources::kind(r.kind()).env(stack, r, o);
+        out.extend(env.vars);
+        if let Some((alias, value)) = env.alias {
+            aliases.entry(alias).or_default().push(value);
         }
     }
     let taken: BTreeSet<String> = out.iter().map(|(k, _)| k.clone()).collect();
-    let aliases = [
-        ("QUEUE_URL", queues),
-        ("DLQ_URL", dlqs),
-        ("BUCKET", buckets),
-        ("API_URL", apis),
-    ];
-    for (alias, mut candidates) in aliases {
-        if candidates.len() == 1 && !taken.contains(alias) {
-            out.push((alias.to_owned(), candidates.remove(0)));
-        }
-    }
+    let mut short: Vec<(String, String)> = aliases
+        .into_iter()
+        .filter(|(alias, candidates)| candidates.len() == 1 && !taken.contains(*alias))
+        .map(|(alias, mut candidates)| (alias.to_owned(), candidates.remove(0)))
+        .collect();
+    short.sort_by_key(|(alias, _)| ALIAS_ORDER.iter().position(|a| a == alias));
+    out.extend(short);
     // Two resources whose names differ only in kind or punctuation (a queue and an API both
     // called `task-api`) would make one variable, and `eval` would keep the last silently.
     let mut seen = BTreeSet::new();
@@ -174,23 +97,8 @@ pub fn env(stack: &Stack, known: &HashMap<ResourceId, Outputs>) -> Result<Vec<(S
     Ok(out)
 }
 
-/// `task-queue` → `TASK_QUEUE`: letters and digits upper-cased, anything else `_`.
-fn env_name(name: &str) -> String {
-    let mut out: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_uppercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
-        out.insert(0, '_');
-    }
-    out
-}
+/// The order the short names have always been printed in.
+const ALIAS_ORDER: [&str; 4] = ["QUEUE_URL", "DLQ_URL", "BUCKET", "API_URL"];
 
 /// Single quotes keep every character literal in sh; a quote inside becomes `'\''`.
 fn shell_quote(value: &str) -> String {
@@ -207,6 +115,8 @@ pub fn print(outputs: &BTreeMap<String, String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::resources::env_name;
 
     #[test]
     fn env_names_are_shell_identifiers() {
@@ -231,15 +141,15 @@ mod tests {
         )
         .unwrap()
         .replace(edit.0, edit.1);
-        let stack = crate::manifest::parse(path, &source, &[]).unwrap();
+        let kinds = resources::declarations();
+        let stack = crate::manifest::parse(path, &source, &[], &kinds).unwrap();
         let mut known = HashMap::new();
         for r in &stack.resources {
-            let mut o =
-                r.id.kind
-                    .predicted_outputs(&r.id.name, "000000000000", "us-east-1");
-            o.insert("url".into(), format!("u:{}", r.id.name));
+            let name = &r.id().name;
+            let mut o = resources::kind(r.kind()).predicted(name, "000000000000", "us-east-1");
+            o.insert("url".into(), format!("u:{name}"));
             o.insert("id".into(), "abc".into());
-            known.insert(r.id.clone(), o);
+            known.insert(r.id().clone(), o);
         }
         (stack, known)
     }

@@ -8,9 +8,9 @@ use crate::Exit;
 use crate::aws::Ctx;
 use crate::cli::{Format, Global};
 use crate::engine::{Outcome, OutcomeResult, Progress};
+use crate::model::ResourceId;
 use crate::output;
 use crate::plan::{Action, Change};
-use crate::resources::ResourceId;
 
 /// Shows each resource as it is worked on and when it is done, in text mode. `verb` names
 /// the work in progress ("Creating") for the spinner.
@@ -99,6 +99,7 @@ pub fn as_changes(outcomes: &[Outcome]) -> Vec<Change> {
             },
             fields: Vec::new(),
             owner: None,
+            unfinished: false,
         })
         .collect()
 }

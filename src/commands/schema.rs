@@ -8,7 +8,7 @@ use schemars::transform::RecursiveTransform;
 use serde_json::Value;
 
 use crate::Exit;
-use crate::manifest::raw;
+use crate::manifest;
 use crate::output;
 
 /// Where the repo's and `exstack init`'s stack.toml expect the schema, next to themselves.
@@ -25,7 +25,7 @@ pub fn text() -> String {
     let generator = SchemaSettings::draft07()
         .with_transform(RecursiveTransform(without_null))
         .into_generator();
-    let schema = generator.into_root_schema_for::<raw::File>();
+    let schema = manifest::schema(&crate::resources::declarations(), generator);
     let mut text = serde_json::to_string_pretty(&schema).expect("a JSON value always serializes");
     text.push('\n');
     text

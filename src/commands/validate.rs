@@ -4,21 +4,15 @@ use anyhow::Result;
 
 use crate::Exit;
 use crate::cli::{Format, Global};
-use crate::graph::Graph;
 use crate::manifest::Stack;
 use crate::output;
 
 pub fn run(stack: &Stack, g: &Global) -> Result<Exit> {
-    let graph = Graph::build(stack).map_err(|d| anyhow::anyhow!(d.message))?;
-    let levels = graph.levels();
+    let levels = stack.graph.levels();
     if g.output == Format::Json {
         let levels: Vec<Vec<String>> = levels
             .iter()
-            .map(|l| {
-                l.iter()
-                    .map(|id| format!("{}.{}", id.kind.table(), id.name))
-                    .collect()
-            })
+            .map(|l| l.iter().map(|id| id.address()).collect())
             .collect();
         output::json(&serde_json::json!({"valid": true, "stack": stack.name, "levels": levels}));
         return Ok(Exit::Success);

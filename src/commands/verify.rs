@@ -14,10 +14,11 @@ use crate::aws::Ctx;
 use crate::aws::errors::AwsResult;
 use crate::cli::{Format, Global, VerifyArgs};
 use crate::engine::{Engine, Observed};
-use crate::manifest::{Spec, Stack};
+use crate::manifest::{Resource, Setting, Stack};
+use crate::model::ResourceId;
 use crate::output;
 use crate::plan::Action;
-use crate::resources::{Kind, ResourceId};
+use crate::resources;
 
 #[derive(Debug, Serialize)]
 struct Step {
@@ -69,7 +70,13 @@ pub async fn run(ctx: &Ctx, stack: &Stack, g: &Global, args: VerifyArgs) -> Resu
             problem,
         });
     }
-    record(timed("both functions are Active", functions_active(ctx, stack)).await);
+    record(
+        timed(
+            "every resource is ready (functions Active, mappings settled)",
+            engine.settle_all(&observed),
+        )
+        .await,
+    );
     let deadline = Duration::from_secs(args.timeout);
     let http = reqwest::Client::builder()
         .no_proxy()
@@ -181,74 +188,46 @@ async fn timed(name: &str, check: impl std::future::Future<Output = Result<()>>)
     }
 }
 
-/// The static criteria, from the same diff `status` uses, one per kind the exercise names.
+/// The static criteria, from the same diff `status` uses: one per kind that has one.
 fn configuration_checks(engine: &Engine, observed: &Observed) -> Vec<(String, Option<String>)> {
     let changes = engine.plan(observed, false);
-    let check = |kind: Kind, what: &str| {
-        let drift: Vec<String> = changes
-            .iter()
-            .filter(|c| c.id.kind == kind && c.action != Action::NoOp)
-            .flat_map(|c| {
-                let fields: Vec<String> = c
-                    .fields
-                    .iter()
-                    .map(|f| format!("{}: {}", c.id, crate::plan::render::field_line(f)))
-                    .collect();
-                if fields.is_empty() {
-                    vec![format!("{}: {:?}", c.id, c.action)]
-                } else {
-                    fields
-                }
-            })
-            .collect();
-        let problem = (!drift.is_empty())
-            .then(|| format!("expected stack.toml's settings, saw {}", drift.join("; ")));
-        (what.to_owned(), problem)
-    };
-    vec![
-        check(
-            Kind::Queue,
-            "queues exist; the task queue redrives to the DLQ with the configured maxReceiveCount",
-        ),
-        check(Kind::Bucket, "the results bucket exists"),
-        check(
-            Kind::Role,
-            "roles trust Lambda and have their policies attached",
-        ),
-        check(Kind::Policy, "policies grant what stack.toml says"),
-        check(
-            Kind::EventSourceMapping,
-            "the mapping is enabled with the configured batch size and window",
-        ),
-        check(
-            Kind::RestApi,
-            "the API has its routes deployed to its stage, with invoke permission",
-        ),
-    ]
-}
-
-async fn functions_active(ctx: &Ctx, stack: &Stack) -> Result<()> {
-    for r in stack
-        .resources
+    resources::KINDS
         .iter()
-        .filter(|r| r.id.kind == Kind::Function)
-    {
-        let c = ctx
-            .lambda
-            .get_function_configuration()
-            .function_name(&r.id.name)
-            .send()
-            .await
-            .aws("GetFunctionConfiguration")?;
-        let state = c.state().map(|s| s.as_str().to_owned()).unwrap_or_default();
-        if state != "Active" {
-            bail!("expected {} to be Active, saw {state}", r.id);
-        }
-    }
-    Ok(())
+        .filter_map(|k| k.verify_check().map(|what| (k.kind(), what)))
+        .map(|(kind, what)| {
+            let drift: Vec<String> = changes
+                .iter()
+                .filter(|c| c.id.kind == kind && c.action != Action::NoOp)
+                .flat_map(|c| {
+                    let fields: Vec<String> = c
+                        .fields
+                        .iter()
+                        .map(|f| format!("{}: {}", c.id, crate::plan::render::field_line(f)))
+                        .collect();
+                    if fields.is_empty() {
+                        vec![format!("{}: {:?}", c.id, c.action)]
+                    } else {
+                        fields
+                    }
+                })
+                .collect();
+            let problem = (!drift.is_empty())
+                .then(|| format!("expected stack.toml's settings, saw {}", drift.join("; ")));
+            (what.to_owned(), problem)
+        })
+        .collect()
 }
 
-/// Finds the exercise's parts: the queue with a dead-letter queue, the bucket, the POST route.
+fn int(r: &Resource, key: &str) -> Option<i64> {
+    match r.setting(key) {
+        Some(Setting::Int(n)) => Some(n),
+        _ => None,
+    }
+}
+
+/// Finds the exercise's parts from what stack.toml declares: the queue with a dead-letter
+/// queue, the bucket, the POST route. (The exercise's checks move into stack.toml itself
+/// with declared checks; until then they find the lab by its settings.)
 fn lab(stack: &Stack, observed: &Observed) -> Result<Lab> {
     let live = |id: &ResourceId| {
         observed
@@ -256,50 +235,36 @@ fn lab(stack: &Stack, observed: &Observed) -> Result<Lab> {
             .and_then(Option::as_ref)
             .map(|l| &l.outputs)
     };
-    let (queue, dead_letter, visibility) = stack
+    let (queue, dlq_id) = stack
         .resources
         .iter()
-        .find_map(|r| match &r.spec {
-            Spec::Queue(q) => q
-                .dead_letter
-                .as_ref()
-                .map(|d| (r, d, q.visibility_timeout.unwrap_or(30))),
+        .find_map(|r| match r.setting("dead_letter.queue") {
+            Some(Setting::Reference(t)) => Some((r, t.references().next().map(|x| x.target()))),
             _ => None,
         })
         .context(
             "verify checks the exercise's lab: the stack needs a queue with a dead_letter queue",
         )?;
-    let dlq_name = dead_letter
-        .queue
-        .references()
-        .next()
-        .map(|r| r.name.clone())
-        .context("the dead_letter queue must be a ${queues.<name>.arn} reference")?;
-    let dlq_id = ResourceId::new(Kind::Queue, &dlq_name);
+    let dlq_id =
+        dlq_id.context("the dead_letter queue must be a ${queues.<name>.arn} reference")?;
     let bucket = stack
-        .resources
-        .iter()
-        .find(|r| r.id.kind == Kind::Bucket)
+        .in_table("buckets")
+        .next()
         .context("the stack needs a results bucket")?;
     let (api, route_path) = stack
         .resources
         .iter()
-        .find_map(|r| match &r.spec {
-            Spec::RestApi(a) => a
-                .routes
+        .find_map(|r| match r.setting("routes") {
+            Some(Setting::List(routes)) => routes
                 .iter()
-                .find(|x| x.method == "POST")
-                .map(|x| (r, x.path.clone())),
+                .find_map(|route| route.strip_prefix("POST ").map(|p| (r, p.to_owned()))),
             _ => None,
         })
         .context("the stack needs an API with a POST route")?;
     let window = stack
         .resources
         .iter()
-        .find_map(|r| match &r.spec {
-            Spec::EventSourceMapping(m) => Some(m.maximum_batching_window),
-            _ => None,
-        })
+        .find_map(|r| int(r, "maximum_batching_window"))
         .unwrap_or(0);
     let url = |id: &ResourceId, key: &str| {
         live(id)
@@ -308,14 +273,14 @@ fn lab(stack: &Stack, observed: &Observed) -> Result<Lab> {
             .ok_or_else(|| anyhow!("{id} has no {key}; run `exstack up` first"))
     };
     Ok(Lab {
-        queue_url: url(&queue.id, "url")?,
+        queue_url: url(queue.id(), "url")?,
         dlq_url: url(&dlq_id, "url")?,
-        dlq_name,
-        max_receives: dead_letter.max_receive_count,
-        visibility,
+        dlq_name: dlq_id.name.clone(),
+        max_receives: int(queue, "dead_letter.max_receive_count").unwrap_or(1),
+        visibility: int(queue, "visibility_timeout").unwrap_or(30),
         window,
-        bucket: bucket.id.name.clone(),
-        api_url: format!("{}{route_path}", url(&api.id, "url")?),
+        bucket: bucket.id().name.clone(),
+        api_url: format!("{}{route_path}", url(api.id(), "url")?),
     })
 }
 

@@ -14,7 +14,7 @@ use super::up;
 use crate::Exit;
 use crate::aws::Ctx;
 use crate::cli::{Global, UpArgs};
-use crate::manifest::{Spec, Stack};
+use crate::manifest::Stack;
 use crate::output;
 
 /// How often file times are looked at: a few `stat`s, so cheap enough to do often.
@@ -121,10 +121,7 @@ impl Watched {
         let mut code_dirs: Vec<PathBuf> = stack
             .resources
             .iter()
-            .filter_map(|r| match &r.spec {
-                Spec::Function(f) => Some(f.code.clone()),
-                _ => None,
-            })
+            .flat_map(|r| crate::resources::kind(r.kind()).watched(r))
             .collect();
         code_dirs.sort();
         code_dirs.dedup();

@@ -15,9 +15,10 @@ use crate::aws::Ctx;
 use crate::aws::errors::AwsError;
 use crate::graph::Graph;
 use crate::manifest::Stack;
+use crate::model::{Live, Outputs, Owner, ResourceId};
 use crate::plan::{self, Action, Change};
-use crate::resolve::{Resolver, is_unknown};
-use crate::resources::{self, Live, Outputs, Packages, Resource, ResourceId};
+use crate::resolve::Resolver;
+use crate::resources::{self, Build, Packages, Resource};
 
 /// Live state of every resource in the stack; `None` where it does not exist.
 pub type Observed = HashMap<ResourceId, Option<Live>>;
@@ -40,7 +41,6 @@ pub enum Progress<'p> {
 /// What happened to one resource.
 #[derive(Debug, Clone, Serialize)]
 pub struct Outcome {
-    #[serde(serialize_with = "plan::render::serialize_id")]
     pub id: ResourceId,
     pub action: Action,
     pub result: OutcomeResult,
@@ -87,12 +87,11 @@ fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
 
 impl<'a> Engine<'a> {
     pub fn new(ctx: &'a Ctx, stack: &'a Stack) -> Result<Engine<'a>> {
-        let graph = Graph::build(stack).map_err(|d| anyhow!("{}", d.message))?;
         let packages = resources::package_all(stack)?;
         Ok(Engine {
             ctx,
             stack,
-            graph,
+            graph: stack.graph.clone(),
             packages,
         })
     }
@@ -103,23 +102,44 @@ impl<'a> Engine<'a> {
             .resources
             .iter()
             .map(|r| {
-                let o = r.id.kind.predicted_outputs(
-                    &r.id.name,
-                    &self.ctx.account,
-                    &self.ctx.target.region,
-                );
-                (r.id.clone(), o)
+                let (account, region) = (&self.ctx.account, &self.ctx.target.region);
+                let o = resources::kind(r.kind()).predicted(&r.id().name, account, region);
+                (r.id().clone(), o)
             })
             .collect()
     }
 
-    fn build(&self, id: &ResourceId, outputs: &HashMap<ResourceId, Outputs>) -> Box<dyn Resource> {
-        let resolver = Resolver {
+    fn resolver<'o>(&'o self, outputs: &'o HashMap<ResourceId, Outputs>) -> Resolver<'o> {
+        Resolver {
             account_id: &self.ctx.account,
             region: &self.ctx.target.region,
             outputs,
+        }
+    }
+
+    fn build(&self, id: &ResourceId, outputs: &HashMap<ResourceId, Outputs>) -> Box<dyn Resource> {
+        let Some(declared) = self.stack.get(id) else {
+            unreachable!("graph nodes come from the stack")
         };
-        resources::build(self.stack, &self.packages, id, &resolver)
+        let build = Build {
+            name: &id.name,
+            resolver: &self.resolver(outputs),
+            package: self.packages.get(id).cloned(),
+        };
+        resources::kind(id.kind).build(declared, &build)
+    }
+
+    /// The first reference of `id` that cannot be resolved with `outputs`.
+    fn unresolved(
+        &self,
+        id: &ResourceId,
+        outputs: &HashMap<ResourceId, Outputs>,
+    ) -> Option<String> {
+        let declared = self.stack.get(id)?;
+        let templates = declared.spec.templates();
+        let missing = self.resolver(outputs).first_unknown(templates)?;
+        let names: Vec<String> = missing.references().map(ToString::to_string).collect();
+        Some(names.join(", "))
     }
 
     /// Reads every resource concurrently (a cold LocalStack then loads its services in parallel).
@@ -194,6 +214,20 @@ impl<'a> Engine<'a> {
         outputs
     }
 
+    /// Waits until every existing resource has settled (a function Active, a mapping
+    /// enabled), as `up` does before it reports done.
+    pub async fn settle_all(&self, observed: &Observed) -> Result<()> {
+        let outputs = self.known_outputs(observed);
+        for (id, live) in observed {
+            if let Some(live) = live {
+                self.build(id, &outputs)
+                    .settle(self.ctx, &live.outputs)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
     /// What `up` would do, in creation order.
     pub fn plan(&self, observed: &Observed, adopt: bool) -> Vec<Change> {
         let outputs = self.known_outputs(observed);
@@ -239,8 +273,9 @@ impl<'a> Engine<'a> {
             |id, done: &HashMap<ResourceId, Outputs>| {
                 outputs.extend(done.clone());
                 let resource = self.build(id, &outputs);
+                let unresolved = self.unresolved(id, &outputs);
                 let live = observed.get(id).cloned().flatten();
-                async move { self.converge(resource, live, adopt).await }
+                async move { self.converge(resource, live, adopt, unresolved).await }
             },
         )
         .await
@@ -426,6 +461,7 @@ impl<'a> Engine<'a> {
         resource: Box<dyn Resource>,
         live: Option<Live>,
         adopt: bool,
+        unresolved: Option<String>,
     ) -> Result<Step<'a>, StepError> {
         let desired = resource.desired_for(live.as_ref());
         let change = plan::diff(
@@ -436,9 +472,9 @@ impl<'a> Engine<'a> {
             adopt,
         );
         let fail = |e: anyhow::Error| StepError::Failed(change.action, e);
-        if let Some((field, _)) = desired.iter().find(|(_, v)| is_unknown(v)) {
+        if let Some(reference) = unresolved {
             return Err(fail(anyhow!(
-                "{field} is still unknown after its dependencies were applied"
+                "{reference} is still unknown after its dependencies were applied"
             )));
         }
         let ctx = self.ctx;
@@ -447,12 +483,12 @@ impl<'a> Engine<'a> {
             (Action::Create, _) => match create_or_find(ctx, resource.as_ref()).await {
                 Ok(Created::New(outputs)) => outputs,
                 Ok(Created::Found(live)) => {
-                    return Box::pin(self.converge(resource, Some(live), adopt)).await;
+                    return Box::pin(self.converge(resource, Some(live), adopt, None)).await;
                 }
                 Err(e) => return Err(fail(e)),
             },
             (Action::NoOp | Action::Update, Some(live)) => {
-                if live.owner != resources::Owner::Us {
+                if live.owner != Owner::Us {
                     resource.tag(ctx, live).await.map_err(fail)?;
                 }
                 if change.action == Action::NoOp {
@@ -523,7 +559,7 @@ async fn create_or_find(ctx: &Ctx, resource: &dyn Resource) -> Result<Created> {
             }
         }
         match resource.read(ctx).await? {
-            Some(live) if live.owner == resources::Owner::Us => return Ok(Created::Found(live)),
+            Some(live) if live.owner == Owner::Us => return Ok(Created::Found(live)),
             Some(live) => {
                 let since = *untagged_since.get_or_insert_with(Instant::now);
                 if since.elapsed() >= LOST_RACE_TAG_WAIT {
@@ -582,11 +618,11 @@ pub enum StepError {
 }
 
 fn not_owned(change: &Change) -> StepError {
-    let whose = match change.owner.as_deref() {
-        Some("nobody") | None => {
+    let whose = match &change.owner {
+        Some(Owner::Stack(other)) => format!("belongs to stack `{other}`"),
+        _ => {
             "exists without this stack's ownership tag (made by hand or by another tool)".to_owned()
         }
-        Some(other) => format!("belongs to stack `{other}`"),
     };
     StepError::NotOwned(whose)
 }

@@ -34,6 +34,15 @@ impl Diagnostic {
             None => self,
         }
     }
+
+    /// Help, unless a suggestion already gave some.
+    pub fn or_help(self, help: impl Into<String>) -> Self {
+        if self.help.is_some() {
+            self
+        } else {
+            self.with_help(help)
+        }
+    }
 }
 
 /// Every problem found in one file; `Display` renders them all.

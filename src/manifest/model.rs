@@ -1,11 +1,12 @@
 //! The validated stack: every name checked, every number in range, variables substituted.
 //! Only resource references (`${queues.task-queue.arn}`) remain, resolved at apply time.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use super::template::Template;
-use crate::resources::ResourceId;
+use super::kind::{Setting, Spec};
+use crate::graph::Graph;
+use crate::model::{Kind, ResourceId};
 
 #[derive(Debug, Clone)]
 pub struct Stack {
@@ -15,122 +16,60 @@ pub struct Stack {
     /// The stack file, for messages.
     pub path: PathBuf,
     pub resources: Vec<Resource>,
+    /// What refers to what; checked to have no cycle.
+    pub graph: Graph,
 }
 
 impl Stack {
     pub fn get(&self, id: &ResourceId) -> Option<&Resource> {
-        self.resources.iter().find(|r| &r.id == id)
+        self.resources.iter().find(|r| r.id() == id)
+    }
+
+    /// Every resource of one kind, with its spec as that kind's type.
+    pub fn specs<T: Spec>(&self) -> impl Iterator<Item = (&Resource, &T)> {
+        self.resources
+            .iter()
+            .filter_map(|r| r.spec_as::<T>().map(|s| (r, s)))
+    }
+
+    /// Every resource of the kind stack.toml calls `table`.
+    pub fn in_table<'a>(&'a self, table: &'a str) -> impl Iterator<Item = &'a Resource> {
+        self.resources
+            .iter()
+            .filter(move |r| r.id().kind.table() == table)
     }
 }
 
+/// One declared resource. Its kind is its spec's, so the two cannot disagree.
 #[derive(Debug, Clone)]
 pub struct Resource {
-    pub id: ResourceId,
-    pub spec: Spec,
+    id: ResourceId,
+    pub spec: Arc<dyn Spec>,
 }
 
-#[derive(Debug, Clone)]
-pub enum Spec {
-    Queue(QueueSpec),
-    Bucket(BucketSpec),
-    Role(RoleSpec),
-    Policy(PolicySpec),
-    Function(FunctionSpec),
-    EventSourceMapping(MappingSpec),
-    RestApi(RestApiSpec),
-}
-
-impl Spec {
-    /// Every reference this resource makes to another; these are the graph's edges.
-    pub fn templates(&self) -> Vec<&Template> {
-        match self {
-            Spec::Queue(q) => q.dead_letter.iter().map(|d| &d.queue).collect(),
-            Spec::Bucket(_) => vec![],
-            Spec::Role(r) => r.policies.iter().collect(),
-            Spec::Policy(p) => p.statements.iter().flat_map(|s| &s.resources).collect(),
-            Spec::Function(f) => std::iter::once(&f.role)
-                .chain(f.environment.values())
-                .collect(),
-            Spec::EventSourceMapping(m) => vec![&m.source, &m.function],
-            Spec::RestApi(a) => a.routes.iter().map(|r| &r.function).collect(),
+impl Resource {
+    pub fn new(name: impl Into<String>, spec: Arc<dyn Spec>) -> Resource {
+        Resource {
+            id: ResourceId::new(spec.kind(), name),
+            spec,
         }
     }
-}
 
-#[derive(Debug, Clone, Default)]
-pub struct QueueSpec {
-    pub visibility_timeout: Option<i64>,
-    pub message_retention_period: Option<i64>,
-    pub dead_letter: Option<DeadLetter>,
-}
+    pub fn id(&self) -> &ResourceId {
+        &self.id
+    }
 
-#[derive(Debug, Clone)]
-pub struct DeadLetter {
-    pub queue: Template,
-    pub max_receive_count: i64,
-}
+    pub fn kind(&self) -> Kind {
+        self.id.kind
+    }
 
-#[derive(Debug, Clone, Default)]
-pub struct BucketSpec {}
+    /// The spec as kind `T`'s own type, when it is one.
+    pub fn spec_as<T: Spec>(&self) -> Option<&T> {
+        let spec: &dyn std::any::Any = self.spec.as_ref();
+        spec.downcast_ref::<T>()
+    }
 
-#[derive(Debug, Clone)]
-pub struct RoleSpec {
-    pub description: Option<String>,
-    pub trusted_services: Vec<String>,
-    /// ARNs of the managed policies attached to the role.
-    pub policies: Vec<Template>,
-}
-
-#[derive(Debug, Clone)]
-pub struct PolicySpec {
-    pub description: Option<String>,
-    pub statements: Vec<Statement>,
-}
-
-#[derive(Debug, Clone)]
-pub struct Statement {
-    pub sid: Option<String>,
-    pub effect: String,
-    pub actions: Vec<String>,
-    pub resources: Vec<Template>,
-}
-
-#[derive(Debug, Clone)]
-pub struct FunctionSpec {
-    pub description: Option<String>,
-    /// The directory packaged into the deployment zip, relative to stack.toml.
-    pub code: PathBuf,
-    /// Only these files of `code`, when given; otherwise every file.
-    pub files: Option<Vec<String>>,
-    pub handler: String,
-    pub runtime: String,
-    pub role: Template,
-    pub timeout: i64,
-    pub memory: i64,
-    pub environment: BTreeMap<String, Template>,
-}
-
-#[derive(Debug, Clone)]
-pub struct MappingSpec {
-    pub source: Template,
-    pub function: Template,
-    pub batch_size: i64,
-    pub maximum_batching_window: i64,
-    pub enabled: bool,
-}
-
-#[derive(Debug, Clone)]
-pub struct RestApiSpec {
-    pub description: Option<String>,
-    pub stage: String,
-    pub routes: Vec<Route>,
-}
-
-#[derive(Debug, Clone)]
-pub struct Route {
-    pub method: String,
-    /// Always starts with `/`, no trailing slash: `/tasks`.
-    pub path: String,
-    pub function: Template,
-    pub authorization: String,
+    pub fn setting(&self, key: &str) -> Option<Setting<'_>> {
+        self.spec.setting(key)
+    }
 }

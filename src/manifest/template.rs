@@ -5,7 +5,7 @@ use std::fmt;
 use std::ops::Range;
 
 use super::diagnostic::Diagnostic;
-use crate::resources::Kind;
+use crate::model::{Kind, ResourceId};
 
 /// A reference to another resource's attribute, e.g. `queues.task-queue.arn`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -13,6 +13,13 @@ pub struct Reference {
     pub kind: Kind,
     pub name: String,
     pub attribute: String,
+}
+
+impl Reference {
+    /// The resource referred to.
+    pub fn target(&self) -> ResourceId {
+        ResourceId::new(self.kind, &self.name)
+    }
 }
 
 impl fmt::Display for Reference {

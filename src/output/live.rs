@@ -9,7 +9,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::style::{self, Mark, paint_mark};
 use super::{Verbosity, is_live, verbosity};
-use crate::resources::ResourceId;
+use crate::model::ResourceId;
 
 const TICK: Duration = Duration::from_millis(100);
 

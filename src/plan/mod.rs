@@ -5,8 +5,7 @@ pub mod render;
 
 use serde::Serialize;
 
-use crate::resolve::is_unknown;
-use crate::resources::{Fields, Live, Owner, ResourceId};
+use crate::model::{Fields, Live, Owner, ResourceId, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -73,21 +72,23 @@ impl State {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldDiff {
     pub field: String,
-    pub live: Option<String>,
-    pub desired: Option<String>,
+    pub live: Option<Value>,
+    pub desired: Option<Value>,
     /// Changing this field means deleting and re-creating the resource.
     pub forces_replacement: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Change {
-    #[serde(serialize_with = "render::serialize_id")]
     pub id: ResourceId,
     pub action: Action,
     pub fields: Vec<FieldDiff>,
-    /// Set for `NotOwned`: whose it is (`None` for an untagged one).
+    /// Set for `NotOwned`: whose it is.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub owner: Option<String>,
+    pub owner: Option<Owner>,
+    /// Ours, but the run that created it stopped half-way: the update finishes it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unfinished: bool,
 }
 
 #[cfg(test)]
@@ -119,49 +120,44 @@ pub fn diff(
         return change(id, Action::Create, fields, None);
     };
     let fields = field_diffs(desired, &live.fields, replaced_by);
-    let owner = match &live.owner {
-        Owner::Us => None,
-        Owner::Nobody if adopt => None,
-        Owner::Nobody => return change(id, Action::NotOwned, fields, Some("nobody".into())),
-        Owner::Stack(other) => return change(id, Action::NotOwned, fields, Some(other.clone())),
-    };
+    match &live.owner {
+        Owner::Us => {}
+        Owner::Untagged if adopt => {}
+        other => return change(id, Action::NotOwned, fields, Some(other.clone())),
+    }
     let action = if fields.iter().any(|f| f.forces_replacement) {
         Action::Replace
-    } else if fields.is_empty() {
+    } else if fields.is_empty() && !live.unfinished {
         Action::NoOp
     } else {
         Action::Update
     };
-    change(id, action, fields, owner)
+    Change {
+        unfinished: live.unfinished,
+        ..change(id, action, fields, None)
+    }
 }
 
 /// What `down` does with a live resource.
 pub fn teardown(id: &ResourceId, live: Option<&Live>, include_unowned: bool) -> Change {
-    let action = match live.map(|l| &l.owner) {
+    let owner = live.map(|l| &l.owner);
+    let action = match owner {
         None => Action::NoOp,
         Some(Owner::Us) => Action::Delete,
-        Some(Owner::Nobody) if include_unowned => Action::Delete,
+        Some(Owner::Untagged) if include_unowned => Action::Delete,
         Some(_) => Action::NotOwned,
     };
-    let owner = match live.map(|l| &l.owner) {
-        Some(Owner::Nobody) if action == Action::NotOwned => Some("nobody".into()),
-        Some(Owner::Stack(s)) => Some(s.clone()),
-        _ => None,
-    };
-    change(id, action, Vec::new(), owner)
+    let whose = owner.filter(|o| **o != Owner::Us && action == Action::NotOwned);
+    change(id, action, Vec::new(), whose.cloned())
 }
 
-fn change(
-    id: &ResourceId,
-    action: Action,
-    fields: Vec<FieldDiff>,
-    owner: Option<String>,
-) -> Change {
+fn change(id: &ResourceId, action: Action, fields: Vec<FieldDiff>, owner: Option<Owner>) -> Change {
     Change {
         id: id.clone(),
         action,
         fields,
         owner,
+        unfinished: false,
     }
 }
 
@@ -172,7 +168,7 @@ fn field_diffs(desired: &Fields, live: &Fields, replaced_by: &[&str]) -> Vec<Fie
         .filter_map(|k| {
             let d = desired.get(k);
             let l = live.get(k);
-            let differs = d != l || d.is_some_and(|v| is_unknown(v));
+            let differs = d != l || d.is_some_and(Value::is_unknown);
             differs.then(|| FieldDiff {
                 field: k.clone(),
                 live: l.cloned(),
@@ -218,25 +214,18 @@ impl Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::Kind;
+    use crate::model::Kind;
 
     fn fields(pairs: &[(&str, &str)]) -> Fields {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        crate::model::fields(pairs.iter().copied())
     }
 
     fn live(pairs: &[(&str, &str)], owner: Owner) -> Live {
-        Live {
-            fields: fields(pairs),
-            outputs: Default::default(),
-            owner,
-        }
+        Live::new(fields(pairs), Default::default(), owner)
     }
 
     fn id() -> ResourceId {
-        ResourceId::new(Kind::Queue, "q")
+        ResourceId::new(Kind::new(0, "queues", "queue"), "q")
     }
 
     #[test]
@@ -249,7 +238,7 @@ mod tests {
             false,
         );
         assert_eq!(c.action, Action::Create);
-        assert_eq!(c.fields[0].desired.as_deref(), Some("60"));
+        assert_eq!(c.fields[0].desired, Some(Value::from("60")));
     }
 
     #[test]
@@ -267,8 +256,8 @@ mod tests {
             c.fields,
             vec![FieldDiff {
                 field: "VisibilityTimeout".into(),
-                live: Some("30".into()),
-                desired: Some("60".into()),
+                live: Some(Value::from("30")),
+                desired: Some(Value::from("60")),
                 forces_replacement: false
             }]
         );
@@ -285,18 +274,37 @@ mod tests {
 
     #[test]
     fn unknown_desired_value_is_a_change() {
-        let d = fields(&[("environment.QUEUE_URL", crate::resolve::UNKNOWN)]);
-        let l = live(
-            &[("environment.QUEUE_URL", crate::resolve::UNKNOWN)],
-            Owner::Us,
-        );
+        let d = Fields::from([("environment.QUEUE_URL".to_owned(), Value::Unknown)]);
+        let l = Live::new(d.clone(), Default::default(), Owner::Us);
         assert_eq!(diff(&id(), &d, Some(&l), &[], false).action, Action::Update);
+    }
+
+    #[test]
+    fn a_stack_named_nobody_owns_its_resources() {
+        // Its resources are the stack `nobody`'s, not untagged ones.
+        let theirs = live(&[], Owner::from_tag(Some("nobody"), "mine"));
+        let c = diff(&id(), &fields(&[]), Some(&theirs), &[], true);
+        assert_eq!(c.action, Action::NotOwned, "adopt takes only untagged ones");
+        assert_eq!(c.owner, Some(Owner::Stack("nobody".into())));
+        let ours = live(&[], Owner::from_tag(Some("nobody"), "nobody"));
+        assert_eq!(
+            diff(&id(), &fields(&[]), Some(&ours), &[], false).action,
+            Action::NoOp
+        );
+    }
+
+    #[test]
+    fn an_unfinished_creation_is_an_update() {
+        let mut l = live(&[], Owner::Us);
+        l.unfinished = true;
+        let c = diff(&id(), &fields(&[]), Some(&l), &[], false);
+        assert_eq!((c.action, c.unfinished), (Action::Update, true));
     }
 
     #[test]
     fn foreign_resources_are_not_touched_unless_adopted() {
         let d = fields(&[]);
-        let mine = live(&[], Owner::Nobody);
+        let mine = live(&[], Owner::Untagged);
         assert_eq!(
             diff(&id(), &d, Some(&mine), &[], false).action,
             Action::NotOwned
@@ -305,15 +313,15 @@ mod tests {
         let theirs = live(&[], Owner::Stack("other".into()));
         let c = diff(&id(), &d, Some(&theirs), &[], true);
         assert_eq!(
-            (c.action, c.owner.as_deref()),
-            (Action::NotOwned, Some("other"))
+            (c.action, c.owner),
+            (Action::NotOwned, Some(Owner::Stack("other".into())))
         );
     }
 
     #[test]
     fn teardown_deletes_only_ours_unless_asked() {
         let ours = live(&[], Owner::Us);
-        let hand_made = live(&[], Owner::Nobody);
+        let hand_made = live(&[], Owner::Untagged);
         let theirs = live(&[], Owner::Stack("x".into()));
         assert_eq!(teardown(&id(), Some(&ours), false).action, Action::Delete);
         assert_eq!(

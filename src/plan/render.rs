@@ -2,14 +2,8 @@
 
 use std::fmt::Write;
 
-use serde::Serializer;
-
 use super::{Action, Change, FieldDiff, State, Summary};
-use crate::resources::ResourceId;
-
-pub fn serialize_id<S: Serializer>(id: &ResourceId, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&format!("{}.{}", id.kind.table(), id.name))
-}
+use crate::model::{Owner, Value};
 
 /// The plan as text; unchanged resources are left out unless `all`.
 pub fn text(changes: &[Change], verb: &str) -> String {
@@ -70,7 +64,7 @@ pub fn done_line(s: &Summary) -> String {
 
 /// `VisibilityTimeout: 30 → 60`, with absent values shown as such.
 pub fn field_line(f: &FieldDiff) -> String {
-    let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "(absent)".into());
+    let show = |v: &Option<Value>| v.as_ref().map_or("(absent)".into(), ToString::to_string);
     let mut line = format!("{}: {} → {}", f.field, show(&f.live), show(&f.desired));
     if f.forces_replacement {
         line.push_str(" (forces replacement)");
@@ -79,14 +73,15 @@ pub fn field_line(f: &FieldDiff) -> String {
 }
 
 pub fn not_owned_note(c: &Change) -> String {
-    match (c.action, c.owner.as_deref()) {
-        (Action::NotOwned, Some("nobody")) => {
+    match (c.action, &c.owner) {
+        (Action::NotOwned, Some(Owner::Untagged)) => {
             " — exists but is not owned by this stack (no exstack:stack tag); left alone (see --adopt)"
                 .into()
         }
-        (Action::NotOwned, Some(other)) => {
+        (Action::NotOwned, Some(Owner::Stack(other))) => {
             format!(" — belongs to stack `{other}`; left alone")
         }
+        _ if c.unfinished => " — its creation was interrupted; up finishes it".into(),
         _ => String::new(),
     }
 }
@@ -109,27 +104,31 @@ pub fn status_text(changes: &[Change]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::Kind;
+    use crate::model::{Kind, ResourceId};
+
+    const QUEUE: Kind = Kind::new(0, "queues", "queue");
 
     #[test]
     fn renders_symbols_fields_and_summary() {
         let changes = vec![
             Change {
-                id: ResourceId::new(Kind::Queue, "task-dlq"),
+                id: ResourceId::new(QUEUE, "task-dlq"),
                 action: Action::Create,
                 fields: vec![],
                 owner: None,
+                unfinished: false,
             },
             Change {
-                id: ResourceId::new(Kind::Queue, "task-queue"),
+                id: ResourceId::new(QUEUE, "task-queue"),
                 action: Action::Update,
                 fields: vec![FieldDiff {
                     field: "VisibilityTimeout".into(),
-                    live: Some("30".into()),
-                    desired: Some("60".into()),
+                    live: Some(Value::from("30")),
+                    desired: Some(Value::from("60")),
                     forces_replacement: false,
                 }],
                 owner: None,
+                unfinished: false,
             },
         ];
         assert_eq!(

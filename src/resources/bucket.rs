@@ -7,31 +7,106 @@ use aws_sdk_s3::types::{
     BucketLocationConstraint, CreateBucketConfiguration, Delete, ObjectIdentifier, Tag, Tagging,
 };
 
-use super::{Fields, Kind, Live, OWNER_TAG, Outputs, Owner, Resource, ResourceId};
-use crate::aws::Ctx;
+use schemars::JsonSchema;
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::{Build, Env, KindImpl, Resource, Shape};
 use crate::aws::errors::{AwsResult, Found};
+use crate::aws::{Ctx, arn};
+use crate::manifest::template::Template;
+use crate::manifest::{Checker, Declare, Diagnostic, Spec, Stack, valid_name};
+use crate::model::{Fields, Kind, Live, OWNER_TAG, Outputs, Owner, ResourceId};
 use crate::plan::FieldDiff;
 
-/// Shown as drift for a bucket whose creating run died before tagging it.
-const UNFINISHED: &str = "creation unfinished";
+pub const KIND: Kind = Kind::new(1, "buckets", "bucket");
+
+/// An S3 bucket; it has no settings. `exstack down` empties it (all versions) first.
+#[derive(Debug, Deserialize, Default, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Bucket")]
+pub struct RawBucket {}
+
+#[derive(Debug, Clone, Default)]
+pub struct BucketSpec {}
+
+impl Spec for BucketSpec {
+    fn kind(&self) -> Kind {
+        KIND
+    }
+
+    fn templates(&self) -> Vec<&Template> {
+        Vec::new()
+    }
+}
+
+impl Declare for Bucket {
+    const KIND: Kind = KIND;
+    const ATTRIBUTES: &'static [&'static str] = &["arn", "name"];
+    const ABOUT: &'static str = "S3 buckets, by name (3-63 lowercase letters, digits, `-` or `.`).\nOthers refer to them as `${buckets.<name>.arn}` or `.name`.";
+    type Raw = RawBucket;
+    type Spec = BucketSpec;
+
+    fn check(name: &Spanned<String>, _raw: &RawBucket, c: &mut Checker) -> BucketSpec {
+        let n = name.get_ref();
+        let ok = valid_name(n, 3, 63, |c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.'
+        }) && !n.starts_with(['-', '.'])
+            && !n.ends_with(['-', '.']);
+        if !ok {
+            c.problem(
+                Diagnostic::new(format!("`{n}` is not a valid bucket name"), name.span()).with_help(
+                    "bucket names are 3-63 lowercase letters, digits, `-` or `.`, starting and ending with a letter or digit",
+                ),
+            );
+        }
+        BucketSpec {}
+    }
+}
+
+impl KindImpl for Bucket {
+    const SHAPE: Shape = Shape {
+        mermaid: ("[(", ")]"),
+        dot: "cylinder",
+    };
+    const CHECK: Option<&'static str> = Some("the results bucket exists");
+
+    fn build(_spec: &BucketSpec, b: &Build<'_>) -> Box<dyn Resource> {
+        Box::new(Bucket {
+            id: ResourceId::new(KIND, b.name),
+        })
+    }
+
+    fn predicted(name: &str, account: &str, region: &str) -> Outputs {
+        Outputs::from([
+            ("name".into(), name.into()),
+            ("arn".into(), arn::arn(region, "s3", account, name)),
+        ])
+    }
+
+    fn shown(_spec: &BucketSpec, name: &str, _o: &Outputs) -> Vec<(String, String)> {
+        vec![("name".into(), name.into())]
+    }
+
+    fn env(_stack: &Stack, _spec: &BucketSpec, name: &str, base: &str, _o: &Outputs) -> Env {
+        Env {
+            vars: vec![(format!("{base}_BUCKET"), name.into())],
+            alias: Some(("BUCKET", name.into())),
+        }
+    }
+}
 
 pub struct Bucket {
     id: ResourceId,
 }
 
 impl Bucket {
-    pub fn new(name: String) -> Bucket {
-        Bucket {
-            id: ResourceId::new(Kind::Bucket, name),
-        }
-    }
-
     fn journal_entry(&self) -> String {
-        format!("{}.{}", Kind::Bucket.table(), self.id.name)
+        self.id.address()
     }
 
     fn outputs(&self, ctx: &Ctx) -> Outputs {
-        Kind::Bucket.predicted_outputs(&self.id.name, &ctx.account, &ctx.target.region)
+        Bucket::predicted(&self.id.name, &ctx.account, &ctx.target.region)
     }
 
     async fn put_owner_tag(&self, ctx: &Ctx, mut tags: Vec<Tag>) -> Result<()> {
@@ -83,18 +158,14 @@ impl Resource for Bucket {
             .iter()
             .find(|t| t.key() == OWNER_TAG)
             .map(|t| t.value());
-        let mut owner = Owner::from_tag(tag, &ctx.stack);
-        let mut fields = Fields::new();
+        let owner = Owner::from_tag(tag, &ctx.stack);
+        let mut live = Live::new(Fields::new(), self.outputs(ctx), owner);
         // Ours, created by a run that died before tagging it: the update finishes it.
-        if owner == Owner::Nobody && ctx.run_files.is_pending(&self.journal_entry()) {
-            owner = Owner::Us;
-            fields.insert(UNFINISHED.into(), "true".into());
+        if live.owner == Owner::Untagged && ctx.run_files.is_pending(&self.journal_entry()) {
+            live.owner = Owner::Us;
+            live.unfinished = true;
         }
-        Ok(Some(Live {
-            fields,
-            outputs: self.outputs(ctx),
-            owner,
-        }))
+        Ok(Some(live))
     }
 
     async fn create(&self, ctx: &Ctx) -> Result<Outputs> {
@@ -115,8 +186,8 @@ impl Resource for Bucket {
         Ok(self.outputs(ctx))
     }
 
-    async fn update(&self, ctx: &Ctx, live: &Live, changed: &[FieldDiff]) -> Result<Outputs> {
-        if changed.iter().any(|c| c.field == UNFINISHED) {
+    async fn update(&self, ctx: &Ctx, live: &Live, _changed: &[FieldDiff]) -> Result<Outputs> {
+        if live.unfinished {
             self.tag(ctx, live).await?;
             ctx.run_files.finish(&self.journal_entry())?;
         }

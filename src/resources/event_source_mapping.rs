@@ -4,41 +4,146 @@
 use anyhow::Result;
 use async_trait::async_trait;
 use aws_sdk_lambda::types::EventSourceMappingConfiguration;
+use schemars::JsonSchema;
+use serde::Deserialize;
+use toml::Spanned;
 
-use super::{Fields, Kind, Live, Outputs, Owner, Resource, ResourceId, owner_of};
+use super::{Build, KindImpl, Resource, Shape, owner_of};
 use crate::aws::Ctx;
 use crate::aws::errors::{AwsResult, Found, retry_transient, wait_until};
-use crate::manifest::MappingSpec;
+use crate::manifest::raw::Scalar;
+use crate::manifest::template::Template;
+use crate::manifest::{Checker, Declare, Setting, Spec};
+use crate::model::{Fields, Kind, Live, Outputs, Owner, ResourceId, Value};
 use crate::plan::FieldDiff;
-use crate::resolve::Resolver;
+
+pub const KIND: Kind = Kind::new(5, "event_source_mappings", "event source mapping");
+
+/// An SQS → Lambda trigger.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "EventSourceMapping")]
+pub struct RawMapping {
+    /// The queue's ARN, e.g. `"${queues.task-queue.arn}"`.
+    #[schemars(with = "String")]
+    pub source: Spanned<String>,
+    /// The function's name, e.g. `"${functions.task-processor.name}"`.
+    #[schemars(with = "String")]
+    pub function: Spanned<String>,
+    /// Messages per invocation (1-10000, default 10).
+    #[schemars(with = "Option<Scalar>")]
+    pub batch_size: Option<Spanned<Scalar>>,
+    /// Seconds to gather a batch before invoking (0-300, default 0).
+    #[schemars(with = "Option<Scalar>")]
+    pub maximum_batching_window: Option<Spanned<Scalar>>,
+    /// Whether the trigger runs (default true).
+    #[schemars(with = "Option<bool>")]
+    pub enabled: Option<Spanned<bool>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct MappingSpec {
+    pub source: Template,
+    pub function: Template,
+    pub batch_size: i32,
+    pub maximum_batching_window: i32,
+    pub enabled: bool,
+}
+
+impl Spec for MappingSpec {
+    fn kind(&self) -> Kind {
+        KIND
+    }
+
+    fn templates(&self) -> Vec<&Template> {
+        vec![&self.source, &self.function]
+    }
+
+    fn setting(&self, key: &str) -> Option<Setting<'_>> {
+        match key {
+            "source" => Some(Setting::Reference(&self.source)),
+            "function" => Some(Setting::Reference(&self.function)),
+            "batch_size" => Some(Setting::Int(self.batch_size.into())),
+            "maximum_batching_window" => Some(Setting::Int(self.maximum_batching_window.into())),
+            _ => None,
+        }
+    }
+}
+
+impl Declare for EventSourceMapping {
+    const KIND: Kind = KIND;
+    const ATTRIBUTES: &'static [&'static str] = &["uuid"];
+    const ABOUT: &'static str =
+        "Triggers that invoke a function with batches of messages from a queue, by name.";
+    type Raw = RawMapping;
+    type Spec = MappingSpec;
+
+    fn check(_name: &Spanned<String>, m: &RawMapping, c: &mut Checker) -> MappingSpec {
+        MappingSpec {
+            source: c.reference_to(&m.source, super::queue::KIND, "arn"),
+            function: c.reference_to(&m.function, super::function::KIND, "name"),
+            // The ranges fit in i32, which is what Lambda takes.
+            batch_size: c.int_or(m.batch_size.as_ref(), 1..=10_000, "batch_size", 10) as i32,
+            maximum_batching_window: c.int_or(
+                m.maximum_batching_window.as_ref(),
+                0..=300,
+                "maximum_batching_window (seconds)",
+                0,
+            ) as i32,
+            enabled: m.enabled.as_ref().is_none_or(|e| *e.get_ref()),
+        }
+    }
+}
+
+impl KindImpl for EventSourceMapping {
+    const SHAPE: Shape = Shape {
+        mermaid: ("([", "])"),
+        dot: "ellipse",
+    };
+    const CHECK: Option<&'static str> =
+        Some("the mapping is enabled with the configured batch size and window");
+
+    fn build(spec: &MappingSpec, b: &Build<'_>) -> Box<dyn Resource> {
+        Box::new(EventSourceMapping {
+            id: ResourceId::new(KIND, b.name),
+            source: b.resolver.value(&spec.source),
+            function: b.resolver.value(&spec.function),
+            batch_size: spec.batch_size,
+            window: spec.maximum_batching_window,
+            enabled: spec.enabled,
+        })
+    }
+
+    /// A mapping has no name of its own: AWS knows it by its UUID only.
+    fn predicted(_name: &str, _account: &str, _region: &str) -> Outputs {
+        Outputs::new()
+    }
+}
 
 pub struct EventSourceMapping {
     id: ResourceId,
-    source: String,
-    function: String,
-    batch_size: i64,
-    window: i64,
+    source: Value,
+    function: Value,
+    batch_size: i32,
+    window: i32,
     enabled: bool,
 }
 
 impl EventSourceMapping {
-    pub fn resolve(name: String, spec: &MappingSpec, r: &Resolver) -> EventSourceMapping {
-        EventSourceMapping {
-            id: ResourceId::new(Kind::EventSourceMapping, name),
-            source: r.string(&spec.source),
-            function: r.string(&spec.function),
-            batch_size: spec.batch_size,
-            window: spec.maximum_batching_window,
-            enabled: spec.enabled,
-        }
+    fn source(&self) -> Result<&str> {
+        self.source.sendable()
+    }
+
+    fn function(&self) -> Result<&str> {
+        self.function.sendable()
     }
 
     async fn find(&self, ctx: &Ctx) -> Result<Option<EventSourceMappingConfiguration>> {
         let listed = ctx
             .lambda
             .list_event_source_mappings()
-            .function_name(&self.function)
-            .event_source_arn(&self.source)
+            .function_name(self.function()?)
+            .event_source_arn(self.source()?)
             .send()
             .await
             .aws("ListEventSourceMappings")
@@ -49,8 +154,7 @@ impl EventSourceMapping {
                 .into_iter()
                 // A mapping being deleted is as good as gone (LocalStack deletes asynchronously).
                 .find(|m| {
-                    m.event_source_arn() == Some(self.source.as_str())
-                        && m.state() != Some("Deleting")
+                    m.event_source_arn() == self.source.known() && m.state() != Some("Deleting")
                 })
         }))
     }
@@ -69,14 +173,6 @@ impl EventSourceMapping {
         })
         .await
     }
-
-    fn batch_size(&self) -> i32 {
-        i32::try_from(self.batch_size).unwrap_or(i32::MAX)
-    }
-
-    fn window(&self) -> i32 {
-        i32::try_from(self.window).unwrap_or(i32::MAX)
-    }
 }
 
 #[async_trait]
@@ -86,22 +182,23 @@ impl Resource for EventSourceMapping {
     }
 
     fn desired(&self) -> Fields {
-        Fields::from([
-            ("BatchSize".into(), self.batch_size.to_string()),
-            (
-                "MaximumBatchingWindowInSeconds".into(),
-                self.window.to_string(),
-            ),
-            ("Enabled".into(), self.enabled.to_string()),
+        crate::model::fields([
+            ("BatchSize", self.batch_size.to_string()),
+            ("MaximumBatchingWindowInSeconds", self.window.to_string()),
+            ("Enabled", self.enabled.to_string()),
         ])
     }
 
     async fn read(&self, ctx: &Ctx) -> Result<Option<Live>> {
+        // Found by what it connects: unknown ends mean it cannot exist yet.
+        if self.source.is_unknown() || self.function.is_unknown() {
+            return Ok(None);
+        }
         let (mapping, tags) = tokio::join!(
             self.find(ctx),
             ctx.lambda
                 .get_function()
-                .function_name(&self.function)
+                .function_name(self.function()?)
                 .send()
         );
         let Some(m) = mapping? else { return Ok(None) };
@@ -128,51 +225,49 @@ impl Resource for EventSourceMapping {
             return Ok(None);
         }
         let enabled = !matches!(state.as_str(), "Disabled" | "Disabling");
-        Ok(Some(Live {
-            fields: Fields::from([
-                (
-                    "BatchSize".into(),
-                    m.batch_size().unwrap_or_default().to_string(),
-                ),
-                (
-                    "MaximumBatchingWindowInSeconds".into(),
-                    m.maximum_batching_window_in_seconds()
-                        .unwrap_or_default()
-                        .to_string(),
-                ),
-                ("Enabled".into(), enabled.to_string()),
-            ]),
-            outputs: Outputs::from([("uuid".into(), m.uuid().unwrap_or_default().to_owned())]),
-            owner,
-        }))
+        let fields = crate::model::fields([
+            ("BatchSize", m.batch_size().unwrap_or_default().to_string()),
+            (
+                "MaximumBatchingWindowInSeconds",
+                m.maximum_batching_window_in_seconds()
+                    .unwrap_or_default()
+                    .to_string(),
+            ),
+            ("Enabled", enabled.to_string()),
+        ]);
+        let outputs = Outputs::from([("uuid".into(), uuid.to_owned())]);
+        Ok(Some(Live::new(fields, outputs, owner)))
     }
 
     async fn create(&self, ctx: &Ctx) -> Result<Outputs> {
+        let (function, source) = (self.function()?, self.source()?);
         let created = retry_transient(ctx.patience, || async {
             ctx.lambda
                 .create_event_source_mapping()
-                .function_name(&self.function)
-                .event_source_arn(&self.source)
-                .batch_size(self.batch_size())
-                .maximum_batching_window_in_seconds(self.window())
+                .function_name(function)
+                .event_source_arn(source)
+                .batch_size(self.batch_size)
+                .maximum_batching_window_in_seconds(self.window)
                 .enabled(self.enabled)
                 .send()
                 .await
                 .aws("CreateEventSourceMapping")
         })
         .await?;
-        let uuid = created.uuid.unwrap_or_default();
+        let uuid = created
+            .uuid
+            .ok_or_else(|| anyhow::anyhow!("CreateEventSourceMapping returned no UUID"))?;
         Ok(Outputs::from([("uuid".into(), uuid)]))
     }
 
     async fn update(&self, ctx: &Ctx, live: &Live, _changed: &[FieldDiff]) -> Result<Outputs> {
-        let uuid = &live.outputs["uuid"];
+        let uuid = live.output("uuid")?;
         retry_transient(ctx.patience, || async {
             ctx.lambda
                 .update_event_source_mapping()
                 .uuid(uuid)
-                .batch_size(self.batch_size())
-                .maximum_batching_window_in_seconds(self.window())
+                .batch_size(self.batch_size)
+                .maximum_batching_window_in_seconds(self.window)
                 .enabled(self.enabled)
                 .send()
                 .await
@@ -190,10 +285,11 @@ impl Resource for EventSourceMapping {
     }
 
     async fn delete(&self, ctx: &Ctx, live: &Live) -> Result<()> {
+        let uuid = live.output("uuid")?;
         retry_transient(ctx.patience, || async {
             ctx.lambda
                 .delete_event_source_mapping()
-                .uuid(&live.outputs["uuid"])
+                .uuid(uuid)
                 .send()
                 .await
                 .aws("DeleteEventSourceMapping")

@@ -1,172 +1,62 @@
-//! One module per resource kind, all behind [`Resource`]: Terraform's create/read/update/delete,
+//! One file per resource kind, all behind [`Resource`]: Terraform's create/read/update/delete,
 //! with "absent" as a value and the comparison done by the pure diff in `plan`.
+//!
+//! A kind is one file: its stack.toml table and checks ([`Declare`]), its lifecycle
+//! ([`Resource`]) and what commands show of it ([`KindImpl`]). [`KINDS`] lists them; nothing
+//! outside this directory names a kind. To add one, see docs/architecture.md.
 
 pub mod bucket;
 pub mod event_source_mapping;
 pub mod function;
+mod iam;
 pub mod policy;
 pub mod queue;
 pub mod rest_api;
 pub mod role;
 
-use std::collections::{BTreeMap, HashMap};
-use std::fmt;
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
 use async_trait::async_trait;
 
 use crate::aws::Ctx;
-use crate::manifest::{Spec, Stack};
+use crate::manifest::kind::Declared;
+use crate::manifest::{self, Declaration, Declare, Stack};
+use crate::model::{Fields, Kind, Live, OWNER_TAG, Outputs, Owner, ResourceId};
 use crate::package::Package;
 use crate::plan::FieldDiff;
 use crate::resolve::Resolver;
 
-/// Normalized, comparable settings of one resource: `VisibilityTimeout` → `"60"`.
-pub type Fields = BTreeMap<String, String>;
+/// Every kind exstack knows, in the order output lists them.
+pub static KINDS: &[&dyn AnyKind] = &[
+    &Declared::<queue::Queue>::NEW,
+    &Declared::<bucket::Bucket>::NEW,
+    &Declared::<policy::Policy>::NEW,
+    &Declared::<role::Role>::NEW,
+    &Declared::<function::Function>::NEW,
+    &Declared::<event_source_mapping::EventSourceMapping>::NEW,
+    &Declared::<rest_api::RestApi>::NEW,
+];
 
-/// What other resources can refer to: `arn`, `url`, `name`, `id`.
-pub type Outputs = BTreeMap<String, String>;
-
-/// The tag that marks a resource as created by a stack; its value is the stack name.
-pub const OWNER_TAG: &str = "exstack:stack";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Kind {
-    Queue,
-    Bucket,
-    Policy,
-    Role,
-    Function,
-    EventSourceMapping,
-    RestApi,
+/// The kinds as the manifest parser sees them.
+pub fn declarations() -> Vec<&'static dyn Declaration> {
+    KINDS.iter().map(|k| *k as &dyn Declaration).collect()
 }
 
-impl Kind {
-    pub const ALL: [Kind; 7] = [
-        Kind::Queue,
-        Kind::Bucket,
-        Kind::Policy,
-        Kind::Role,
-        Kind::Function,
-        Kind::EventSourceMapping,
-        Kind::RestApi,
-    ];
-
-    /// The table name in stack.toml and in references.
-    pub fn table(self) -> &'static str {
-        match self {
-            Kind::Queue => "queues",
-            Kind::Bucket => "buckets",
-            Kind::Policy => "policies",
-            Kind::Role => "roles",
-            Kind::Function => "functions",
-            Kind::EventSourceMapping => "event_source_mappings",
-            Kind::RestApi => "apis",
-        }
-    }
-
-    pub fn from_table(table: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|k| k.table() == table)
-    }
-
-    /// How a person calls it, in output.
-    pub fn label(self) -> &'static str {
-        match self {
-            Kind::Queue => "queue",
-            Kind::Bucket => "bucket",
-            Kind::Policy => "policy",
-            Kind::Role => "role",
-            Kind::Function => "function",
-            Kind::EventSourceMapping => "event source mapping",
-            Kind::RestApi => "rest api",
-        }
-    }
-
-    /// What `${<table>.<name>.<attribute>}` may name.
-    pub fn attributes(self) -> &'static [&'static str] {
-        match self {
-            Kind::Queue => &["arn", "url", "name"],
-            Kind::Bucket | Kind::Policy | Kind::Role | Kind::Function => &["arn", "name"],
-            Kind::EventSourceMapping => &["uuid"],
-            Kind::RestApi => &["id", "name", "url"],
-        }
-    }
-
-    /// Outputs known before the resource exists, so a plan can show real ARNs (in the
-    /// region's partition: `arn:aws-cn:` in China, `arn:aws-us-gov:` in GovCloud).
-    pub fn predicted_outputs(self, name: &str, account: &str, region: &str) -> Outputs {
-        let arn = |service: &str, resource: String| {
-            Some(crate::aws::arn::arn(region, service, account, &resource))
-        };
-        let arn = match self {
-            Kind::Queue => arn("sqs", name.to_owned()),
-            Kind::Bucket => arn("s3", name.to_owned()),
-            Kind::Policy => arn("iam", format!("policy/{name}")),
-            Kind::Role => arn("iam", format!("role/{name}")),
-            Kind::Function => arn("lambda", format!("function:{name}")),
-            Kind::EventSourceMapping | Kind::RestApi => None,
-        };
-        let mut out = Outputs::new();
-        if self != Kind::EventSourceMapping {
-            out.insert("name".into(), name.into());
-        }
-        if let Some(arn) = arn {
-            out.insert("arn".into(), arn);
-        }
-        out
-    }
+/// Reads and validates a stack file with every kind (see [`manifest::load`]).
+pub fn load_stack(path: &std::path::Path, vars: &[(String, String)]) -> Result<Stack> {
+    manifest::load(path, vars, &declarations())
 }
 
-/// A resource's identity: its kind and its name in stack.toml.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ResourceId {
-    pub kind: Kind,
-    pub name: String,
-}
-
-impl ResourceId {
-    pub fn new(kind: Kind, name: impl Into<String>) -> Self {
-        ResourceId {
-            kind,
-            name: name.into(),
-        }
-    }
-}
-
-impl fmt::Display for ResourceId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.kind.label(), self.name)
-    }
-}
-
-/// Who a live resource belongs to, by its ownership tag.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Owner {
-    /// Tagged with this stack's name.
-    Us,
-    /// No ownership tag: made by hand (say, a student following the exercise) or by another tool.
-    Nobody,
-    /// Tagged with another stack's name.
-    Stack(String),
-}
-
-impl Owner {
-    pub fn from_tag(tag: Option<&str>, stack: &str) -> Owner {
-        match tag {
-            Some(t) if t == stack => Owner::Us,
-            Some(t) => Owner::Stack(t.to_owned()),
-            None => Owner::Nobody,
-        }
-    }
-}
-
-/// A resource as it is in the account.
-#[derive(Debug, Clone)]
-pub struct Live {
-    pub fields: Fields,
-    pub outputs: Outputs,
-    pub owner: Owner,
+/// The registered kind of `kind`.
+pub fn kind(kind: Kind) -> &'static dyn AnyKind {
+    KINDS
+        .iter()
+        .copied()
+        .find(|k| k.kind() == kind)
+        .unwrap_or_else(|| unreachable!("every Kind is declared by a registered kind"))
 }
 
 /// One resource kind's lifecycle. Implementations hold the desired, resolved settings;
@@ -210,48 +100,141 @@ pub trait Resource: Send + Sync {
     async fn tag(&self, ctx: &Ctx, live: &Live) -> Result<()>;
 }
 
-/// Function code, packaged once per run and shared by every resolution of the function.
+/// What a kind needs to build its resource for one run.
+pub struct Build<'a> {
+    pub name: &'a str,
+    pub resolver: &'a Resolver<'a>,
+    /// The kind's deployment package, when it has one (see [`KindImpl::package`]).
+    pub package: Option<Arc<Package>>,
+}
+
+/// How `graph` draws a kind: Mermaid's brackets and Graphviz's shape.
+pub struct Shape {
+    pub mermaid: (&'static str, &'static str),
+    pub dot: &'static str,
+}
+
+/// Shell variables for `outputs --format env`: named ones, and a short alias candidate
+/// (`QUEUE_URL`) used when the stack has exactly one of its kind.
+#[derive(Default)]
+pub struct Env {
+    pub vars: Vec<(String, String)>,
+    pub alias: Option<(&'static str, String)>,
+}
+
+/// Everything about a kind beyond its declaration: its resource and what commands show of it.
+pub trait KindImpl: Declare {
+    const SHAPE: Shape;
+    /// `verify`'s configuration check of this kind, when it has one.
+    const CHECK: Option<&'static str> = None;
+
+    fn build(spec: &Self::Spec, b: &Build<'_>) -> Box<dyn Resource>;
+
+    /// Outputs known before the resource exists, so a plan can show real ARNs.
+    fn predicted(name: &str, _account: &str, _region: &str) -> Outputs {
+        Outputs::from([("name".into(), name.into())])
+    }
+
+    /// `outputs`' named values (`url`, `POST /tasks`), from the live outputs.
+    fn shown(_spec: &Self::Spec, _name: &str, _outputs: &Outputs) -> Vec<(String, String)> {
+        Vec::new()
+    }
+
+    /// `outputs --format env`'s variables; `base` is the resource's name as a variable name.
+    fn env(_stack: &Stack, _spec: &Self::Spec, _name: &str, _base: &str, _o: &Outputs) -> Env {
+        Env::default()
+    }
+
+    /// A deployment package built from local files before any call (a function's zip).
+    fn package(_spec: &Self::Spec) -> Result<Option<Package>> {
+        Ok(None)
+    }
+
+    /// Local paths whose changes `up --watch` applies.
+    fn watched(_spec: &Self::Spec) -> Vec<PathBuf> {
+        Vec::new()
+    }
+
+    /// The CloudWatch Logs group its output goes to, for `logs`.
+    fn log_group(_name: &str) -> Option<String> {
+        None
+    }
+}
+
+/// A kind, whatever its types: what the engine and commands call.
+pub trait AnyKind: Declaration {
+    fn build(&self, r: &manifest::Resource, b: &Build<'_>) -> Box<dyn Resource>;
+    fn predicted(&self, name: &str, account: &str, region: &str) -> Outputs;
+    fn shape(&self) -> &'static Shape;
+    fn verify_check(&self) -> Option<&'static str>;
+    fn shown(&self, r: &manifest::Resource, outputs: &Outputs) -> Vec<(String, String)>;
+    fn env(&self, stack: &Stack, r: &manifest::Resource, o: &Outputs) -> Env;
+    fn package(&self, r: &manifest::Resource) -> Result<Option<Package>>;
+    fn watched(&self, r: &manifest::Resource) -> Vec<PathBuf>;
+    fn log_group(&self, name: &str) -> Option<String>;
+}
+
+/// `r`'s spec as kind `K`'s: the registry picks `K` by the spec's own kind, so this holds.
+fn spec_of<K: KindImpl>(r: &manifest::Resource) -> &K::Spec {
+    r.spec_as::<K::Spec>()
+        .unwrap_or_else(|| unreachable!("{} is built by its own kind", r.id()))
+}
+
+impl<K: KindImpl> AnyKind for Declared<K> {
+    fn build(&self, r: &manifest::Resource, b: &Build<'_>) -> Box<dyn Resource> {
+        K::build(spec_of::<K>(r), b)
+    }
+
+    fn predicted(&self, name: &str, account: &str, region: &str) -> Outputs {
+        K::predicted(name, account, region)
+    }
+
+    fn shape(&self) -> &'static Shape {
+        &K::SHAPE
+    }
+
+    fn verify_check(&self) -> Option<&'static str> {
+        K::CHECK
+    }
+
+    fn shown(&self, r: &manifest::Resource, outputs: &Outputs) -> Vec<(String, String)> {
+        K::shown(spec_of::<K>(r), &r.id().name, outputs)
+    }
+
+    fn env(&self, stack: &Stack, r: &manifest::Resource, o: &Outputs) -> Env {
+        let name = &r.id().name;
+        K::env(stack, spec_of::<K>(r), name, &env_name(name), o)
+    }
+
+    fn package(&self, r: &manifest::Resource) -> Result<Option<Package>> {
+        K::package(spec_of::<K>(r))
+    }
+
+    fn watched(&self, r: &manifest::Resource) -> Vec<PathBuf> {
+        K::watched(spec_of::<K>(r))
+    }
+
+    fn log_group(&self, name: &str) -> Option<String> {
+        K::log_group(name)
+    }
+}
+
+/// Deployment packages, built once per run and shared by every resolution of a resource.
 pub type Packages = HashMap<ResourceId, Arc<Package>>;
 
-/// Packages every function's code; a problem (an unreadable file, a symlink out) stops
-/// the run before any call is made.
+/// Packages every resource that has local files; a problem (an unreadable file, a symlink
+/// out) stops the run before any call is made.
 pub fn package_all(stack: &Stack) -> Result<Packages> {
     let mut out = Packages::new();
     for r in &stack.resources {
-        if let Spec::Function(f) = &r.spec {
-            let package = crate::package::build(&f.code, f.files.as_deref())
-                .with_context(|| format!("packaging {}", r.id))?;
-            out.insert(r.id.clone(), Arc::new(package));
+        let package = kind(r.kind())
+            .package(r)
+            .with_context(|| format!("packaging {}", r.id()))?;
+        if let Some(package) = package {
+            out.insert(r.id().clone(), Arc::new(package));
         }
     }
     Ok(out)
-}
-
-/// The resource behind one stack.toml entry, with references resolved by `r`.
-pub fn build(
-    stack: &Stack,
-    packages: &Packages,
-    id: &ResourceId,
-    r: &Resolver,
-) -> Box<dyn Resource> {
-    let decl = stack.get(id).expect("graph nodes come from the stack");
-    let name = id.name.clone();
-    match &decl.spec {
-        Spec::Queue(s) => Box::new(queue::Queue::resolve(name, s, r)),
-        Spec::Bucket(_) => Box::new(bucket::Bucket::new(name)),
-        Spec::Policy(s) => Box::new(policy::Policy::resolve(name, s, r)),
-        Spec::Role(s) => Box::new(role::Role::resolve(name, s, r)),
-        Spec::Function(s) => Box::new(function::Function::resolve(
-            name,
-            s,
-            packages[id].clone(),
-            r,
-        )),
-        Spec::EventSourceMapping(s) => Box::new(event_source_mapping::EventSourceMapping::resolve(
-            name, s, r,
-        )),
-        Spec::RestApi(s) => Box::new(rest_api::RestApi::resolve(name, s, r)),
-    }
 }
 
 /// Turns a list of tags into the owner, for the APIs that return tags as a map.
@@ -265,35 +248,37 @@ pub fn owner_of<'a>(
     Owner::from_tag(tag, stack)
 }
 
+/// `task-queue` → `TASK_QUEUE`: letters and digits upper-cased, anything else `_`.
+pub fn env_name(name: &str) -> String {
+    let mut out: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert(0, '_');
+    }
+    out
+}
+
+#[cfg(test)]
+mod parse_tests;
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn predicted_arns_follow_the_partition_of_the_region() {
-        let arn = |kind: Kind, region: &str| {
-            kind.predicted_outputs("x", "123456789012", region)["arn"].clone()
-        };
-        assert_eq!(
-            arn(Kind::Queue, "us-east-1"),
-            "arn:aws:sqs:us-east-1:123456789012:x"
-        );
-        assert_eq!(
-            arn(Kind::Queue, "cn-north-1"),
-            "arn:aws-cn:sqs:cn-north-1:123456789012:x"
-        );
-        assert_eq!(
-            arn(Kind::Role, "us-gov-west-1"),
-            "arn:aws-us-gov:iam::123456789012:role/x"
-        );
-        assert_eq!(
-            arn(Kind::Policy, "cn-northwest-1"),
-            "arn:aws-cn:iam::123456789012:policy/x"
-        );
-        assert_eq!(arn(Kind::Bucket, "cn-north-1"), "arn:aws-cn:s3:::x");
-        assert_eq!(
-            arn(Kind::Function, "eu-west-1"),
-            "arn:aws:lambda:eu-west-1:123456789012:function:x"
-        );
+    fn kinds_are_listed_once_in_rank_order() {
+        let kinds: Vec<Kind> = KINDS.iter().map(|k| k.kind()).collect();
+        let mut sorted = kinds.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(kinds, sorted, "ranks must be distinct and follow KINDS");
     }
 }

@@ -3,46 +3,212 @@
 
 use anyhow::{Context as _, Result};
 use async_trait::async_trait;
-use serde_json::{Value, json};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{Value as Json, json};
+use toml::Spanned;
 
-use super::{Fields, Kind, Live, OWNER_TAG, Outputs, Owner, Resource, ResourceId};
-use crate::aws::Ctx;
+use super::{Build, KindImpl, Resource, Shape, iam};
 use crate::aws::errors::{AwsResult, Found};
-use crate::manifest::PolicySpec;
+use crate::aws::{Ctx, arn};
+use crate::manifest::template::Template;
+use crate::manifest::{Checker, Declare, Diagnostic, Spec};
+use crate::model::{Fields, Kind, Live, OWNER_TAG, Outputs, Owner, ResourceId, Value};
 use crate::plan::FieldDiff;
-use crate::resolve::Resolver;
+use crate::resolve::all_known;
+
+pub const KIND: Kind = Kind::new(2, "policies", "policy");
 
 /// IAM keeps at most five versions of a managed policy.
 const MAX_VERSIONS: usize = 5;
 
+/// An IAM managed policy; its statements are rendered to the JSON policy document AWS expects.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Policy")]
+pub struct RawPolicy {
+    #[schemars(with = "Option<String>")]
+    pub description: Option<Spanned<String>>,
+    /// At least one statement, as `[[policies.<name>.statements]]` tables.
+    #[schemars(with = "Vec<RawStatement>")]
+    pub statements: Spanned<Vec<Spanned<RawStatement>>>,
+}
+
+/// One statement of a policy.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Statement")]
+pub struct RawStatement {
+    /// An optional statement id.
+    #[schemars(with = "Option<String>")]
+    pub sid: Option<Spanned<String>>,
+    /// `"Allow"` (the default) or `"Deny"`.
+    #[schemars(with = "Option<String>")]
+    pub effect: Option<Spanned<String>>,
+    /// Actions, e.g. `["sqs:SendMessage"]`.
+    #[schemars(with = "Vec<String>")]
+    pub actions: Spanned<Vec<Spanned<String>>>,
+    /// Resource ARNs, e.g. `["${queues.task-queue.arn}"]` or `["*"]`.
+    #[schemars(with = "Vec<String>")]
+    pub resources: Spanned<Vec<Spanned<String>>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PolicySpec {
+    pub description: Option<String>,
+    pub statements: Vec<Statement>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Statement {
+    pub sid: Option<String>,
+    pub effect: String,
+    pub actions: Vec<String>,
+    pub resources: Vec<Template>,
+}
+
+impl Spec for PolicySpec {
+    fn kind(&self) -> Kind {
+        KIND
+    }
+
+    fn templates(&self) -> Vec<&Template> {
+        self.statements.iter().flat_map(|s| &s.resources).collect()
+    }
+}
+
+impl Declare for Policy {
+    const KIND: Kind = KIND;
+    const ATTRIBUTES: &'static [&'static str] = &["arn", "name"];
+    const ABOUT: &'static str =
+        "IAM managed policies, by name. Roles attach them as `${policies.<name>.arn}`.";
+    type Raw = RawPolicy;
+    type Spec = PolicySpec;
+
+    fn check(name: &Spanned<String>, p: &RawPolicy, c: &mut Checker) -> PolicySpec {
+        c.check_name(name, "policy", 128, iam::name_char);
+        if p.statements.get_ref().is_empty() {
+            c.problem(
+                Diagnostic::new("a policy needs at least one statement", p.statements.span())
+                    .with_help(
+                        "add a [[policies.<name>.statements]] table with actions and resources",
+                    ),
+            );
+        }
+        PolicySpec {
+            description: p.description.as_ref().map(|d| d.get_ref().clone()),
+            statements: p
+                .statements
+                .get_ref()
+                .iter()
+                .map(|s| statement(s.get_ref(), c))
+                .collect(),
+        }
+    }
+}
+
+fn statement(s: &RawStatement, c: &mut Checker) -> Statement {
+    let effect = match &s.effect {
+        None => "Allow".to_owned(),
+        Some(e) if matches!(e.get_ref().as_str(), "Allow" | "Deny") => e.get_ref().clone(),
+        Some(e) => {
+            c.problem(
+                Diagnostic::new(
+                    format!(
+                        "effect must be \"Allow\" or \"Deny\", not \"{}\"",
+                        e.get_ref()
+                    ),
+                    e.span(),
+                )
+                .suggest(e.get_ref(), ["Allow", "Deny"]),
+            );
+            "Allow".to_owned()
+        }
+    };
+    for list in [&s.actions, &s.resources] {
+        if list.get_ref().is_empty() {
+            c.problem(Diagnostic::new("this list must not be empty", list.span()));
+        }
+    }
+    for action in s.actions.get_ref() {
+        let a = action.get_ref();
+        let ok = a == "*"
+            || a.split_once(':')
+                .is_some_and(|(svc, op)| !svc.is_empty() && !op.is_empty());
+        if !ok {
+            c.problem(
+                Diagnostic::new(format!("`{a}` is not an IAM action"), action.span())
+                    .with_help("actions are written service:Operation, e.g. \"sqs:SendMessage\""),
+            );
+        }
+    }
+    Statement {
+        sid: s.sid.as_ref().map(|x| x.get_ref().clone()),
+        effect,
+        actions: s
+            .actions
+            .get_ref()
+            .iter()
+            .map(|a| a.get_ref().clone())
+            .collect(),
+        resources: c.templates(s.resources.get_ref()),
+    }
+}
+
+impl KindImpl for Policy {
+    const SHAPE: Shape = Shape {
+        mermaid: (">", "]"),
+        dot: "note",
+    };
+    const CHECK: Option<&'static str> = Some("policies grant what stack.toml says");
+
+    fn build(spec: &PolicySpec, b: &Build<'_>) -> Box<dyn Resource> {
+        Box::new(Policy::resolve(b.name.to_owned(), spec, b))
+    }
+
+    fn predicted(name: &str, account: &str, region: &str) -> Outputs {
+        Outputs::from([
+            ("name".into(), name.into()),
+            (
+                "arn".into(),
+                arn::arn(region, "iam", account, &format!("policy/{name}")),
+            ),
+        ])
+    }
+}
+
 pub struct Policy {
     id: ResourceId,
     description: Option<String>,
-    document: String,
+    /// The canonical JSON document, unknown while a resource it names is.
+    document: Value,
 }
 
 impl Policy {
-    pub fn resolve(name: String, spec: &PolicySpec, r: &Resolver) -> Policy {
-        let statements: Vec<Value> = spec
+    fn resolve(name: String, spec: &PolicySpec, b: &Build<'_>) -> Policy {
+        let statements: Option<Vec<Json>> = spec
             .statements
             .iter()
             .map(|s| {
+                let resources = all_known(&b.resolver.values(&s.resources))?;
                 let mut st = json!({
                     "Effect": s.effect,
                     "Action": s.actions,
-                    "Resource": r.strings(&s.resources),
+                    "Resource": resources,
                 });
                 if let Some(sid) = &s.sid {
                     st["Sid"] = json!(sid);
                 }
-                st
+                Some(st)
             })
             .collect();
-        let document = json!({"Version": "2012-10-17", "Statement": statements});
+        let document = statements.map_or(Value::Unknown, |statements| {
+            canonical(&json!({"Version": "2012-10-17", "Statement": statements})).into()
+        });
         Policy {
-            id: ResourceId::new(Kind::Policy, name),
+            id: ResourceId::new(KIND, name),
             description: spec.description.clone(),
-            document: canonical(&document),
+            document,
         }
     }
 
@@ -96,11 +262,11 @@ impl Resource for Policy {
             .iter()
             .find(|t| t.key() == OWNER_TAG)
             .map(|t| t.value());
-        Ok(Some(Live {
-            fields: Fields::from([("document".into(), normalize_document(&doc))]),
-            outputs: self.outputs(arn),
-            owner: Owner::from_tag(tag, &ctx.stack),
-        }))
+        Ok(Some(Live::new(
+            Fields::from([("document".into(), normalize_document(&doc).into())]),
+            self.outputs(arn),
+            Owner::from_tag(tag, &ctx.stack),
+        )))
     }
 
     async fn create(&self, ctx: &Ctx) -> Result<Outputs> {
@@ -108,9 +274,9 @@ impl Resource for Policy {
             .iam
             .create_policy()
             .policy_name(&self.id.name)
-            .policy_document(&self.document)
+            .policy_document(self.document.sendable()?)
             .set_description(self.description.clone())
-            .tags(super::role::iam_tag(&ctx.stack)?)
+            .tags(iam::tag(&ctx.stack)?)
             .send()
             .await
             .aws("CreatePolicy")?;
@@ -122,18 +288,18 @@ impl Resource for Policy {
     }
 
     async fn update(&self, ctx: &Ctx, live: &Live, _changed: &[FieldDiff]) -> Result<Outputs> {
-        let arn = live.outputs["arn"].clone();
-        let versions = non_default_versions(ctx, &arn).await?;
+        let arn = live.output("arn")?;
+        let versions = non_default_versions(ctx, arn).await?;
         if versions.len() + 1 >= MAX_VERSIONS {
             // Oldest first: IAM lists versions newest first.
             if let Some(oldest) = versions.last() {
-                delete_version(ctx, &arn, oldest).await?;
+                delete_version(ctx, arn, oldest).await?;
             }
         }
         ctx.iam
             .create_policy_version()
-            .policy_arn(&arn)
-            .policy_document(&self.document)
+            .policy_arn(arn)
+            .policy_document(self.document.sendable()?)
             .set_as_default(true)
             .send()
             .await
@@ -142,7 +308,7 @@ impl Resource for Policy {
     }
 
     async fn delete(&self, ctx: &Ctx, live: &Live) -> Result<()> {
-        let arn = &live.outputs["arn"];
+        let arn = live.output("arn")?;
         let attached = ctx
             .iam
             .list_entities_for_policy()
@@ -179,8 +345,8 @@ impl Resource for Policy {
     async fn tag(&self, ctx: &Ctx, live: &Live) -> Result<()> {
         ctx.iam
             .tag_policy()
-            .policy_arn(&live.outputs["arn"])
-            .tags(super::role::iam_tag(&ctx.stack)?)
+            .policy_arn(live.output("arn")?)
+            .tags(iam::tag(&ctx.stack)?)
             .send()
             .await
             .aws("TagPolicy")?;
@@ -224,7 +390,7 @@ async fn delete_version(ctx: &Ctx, arn: &str, version: &str) -> Result<()> {
 /// IAM returns documents URL-encoded; undo that, then canonicalize.
 pub fn normalize_document(raw: &str) -> String {
     let decoded = percent_encoding::percent_decode_str(raw).decode_utf8_lossy();
-    match serde_json::from_str::<Value>(&decoded) {
+    match serde_json::from_str::<Json>(&decoded) {
         Ok(v) => canonical(&v),
         Err(_) => decoded.into_owned(),
     }
@@ -232,11 +398,11 @@ pub fn normalize_document(raw: &str) -> String {
 
 /// A form in which equal policies are equal text: keys sorted (serde_json's map is ordered),
 /// one-element lists written as lists, lists of actions and resources sorted, statements sorted.
-pub fn canonical(doc: &Value) -> String {
+pub fn canonical(doc: &Json) -> String {
     let mut doc = doc.clone();
     if let Some(statements) = doc.get_mut("Statement") {
         if !statements.is_array() {
-            *statements = Value::Array(vec![statements.take()]);
+            *statements = Json::Array(vec![statements.take()]);
         }
         let list = statements.as_array_mut().expect("made an array above");
         for st in list.iter_mut() {
@@ -245,7 +411,7 @@ pub fn canonical(doc: &Value) -> String {
                     *v = sorted_list(v.take());
                 }
             }
-            if let Some(Value::Object(principal)) = st.get_mut("Principal") {
+            if let Some(Json::Object(principal)) = st.get_mut("Principal") {
                 for v in principal.values_mut() {
                     *v = sorted_list(v.take());
                 }
@@ -256,14 +422,14 @@ pub fn canonical(doc: &Value) -> String {
     doc.to_string()
 }
 
-fn sorted_list(v: Value) -> Value {
+fn sorted_list(v: Json) -> Json {
     let mut items = match v {
-        Value::Array(items) => items,
+        Json::Array(items) => items,
         one => vec![one],
     };
     items.sort_by_key(|i| i.to_string());
     items.dedup();
-    Value::Array(items)
+    Json::Array(items)
 }
 
 #[cfg(test)]

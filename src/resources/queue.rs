@@ -6,13 +6,179 @@ use std::collections::HashMap;
 use anyhow::Result;
 use async_trait::async_trait;
 use aws_sdk_sqs::types::QueueAttributeName;
+use schemars::JsonSchema;
+use serde::Deserialize;
+use toml::Spanned;
 
-use super::{Fields, Kind, Live, OWNER_TAG, Outputs, Resource, ResourceId, owner_of};
-use crate::aws::Ctx;
+use super::{Build, Env, KindImpl, Resource, Shape, owner_of};
 use crate::aws::errors::{AwsResult, Found, retry_transient};
-use crate::manifest::QueueSpec;
+use crate::aws::{Ctx, arn};
+use crate::manifest::raw::Scalar;
+use crate::manifest::template::Template;
+use crate::manifest::{Checker, Declare, Setting, Spec, Stack};
+use crate::model::{Fields, Kind, Live, OWNER_TAG, Outputs, ResourceId, Value};
 use crate::plan::FieldDiff;
-use crate::resolve::Resolver;
+
+pub const KIND: Kind = Kind::new(0, "queues", "queue");
+
+/// An SQS queue.
+#[derive(Debug, Deserialize, Default, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Queue")]
+pub struct RawQueue {
+    /// Seconds a received message stays invisible before it is delivered again (0-43200).
+    #[schemars(with = "Option<Scalar>")]
+    pub visibility_timeout: Option<Spanned<Scalar>>,
+    /// Seconds a message is kept (60-1209600).
+    #[schemars(with = "Option<Scalar>")]
+    pub message_retention_period: Option<Spanned<Scalar>>,
+    /// Where messages go after failing `max_receive_count` times.
+    #[schemars(with = "Option<DeadLetter>")]
+    pub dead_letter: Option<Spanned<DeadLetter>>,
+}
+
+/// A queue's dead-letter queue (its redrive policy).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeadLetter {
+    /// The dead-letter queue's ARN, e.g. `"${queues.task-dlq.arn}"`.
+    #[schemars(with = "String")]
+    pub queue: Spanned<String>,
+    /// Receives before a message moves to the dead-letter queue (1-1000).
+    #[schemars(with = "Scalar")]
+    pub max_receive_count: Spanned<Scalar>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct QueueSpec {
+    pub visibility_timeout: Option<i64>,
+    pub message_retention_period: Option<i64>,
+    pub dead_letter: Option<DeadLetterSpec>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DeadLetterSpec {
+    pub queue: Template,
+    pub max_receive_count: i64,
+}
+
+impl Spec for QueueSpec {
+    fn kind(&self) -> Kind {
+        KIND
+    }
+
+    fn templates(&self) -> Vec<&Template> {
+        self.dead_letter.iter().map(|d| &d.queue).collect()
+    }
+
+    fn setting(&self, key: &str) -> Option<Setting<'_>> {
+        match key {
+            "visibility_timeout" => Some(Setting::Int(
+                self.visibility_timeout
+                    .unwrap_or(DEFAULT_VISIBILITY_TIMEOUT),
+            )),
+            "message_retention_period" => Some(Setting::Int(
+                self.message_retention_period.unwrap_or(DEFAULT_RETENTION),
+            )),
+            "dead_letter.queue" => self
+                .dead_letter
+                .as_ref()
+                .map(|d| Setting::Reference(&d.queue)),
+            "dead_letter.max_receive_count" => self
+                .dead_letter
+                .as_ref()
+                .map(|d| Setting::Int(d.max_receive_count)),
+            _ => None,
+        }
+    }
+}
+
+impl Declare for Queue {
+    const KIND: Kind = KIND;
+    const ATTRIBUTES: &'static [&'static str] = &["arn", "url", "name"];
+    const ABOUT: &'static str =
+        "SQS queues, by name. Others refer to them as `${queues.<name>.arn}`, `.url` or `.name`.";
+    type Raw = RawQueue;
+    type Spec = QueueSpec;
+
+    fn check(name: &Spanned<String>, q: &RawQueue, c: &mut Checker) -> QueueSpec {
+        c.check_name(name, "queue", 80, |c| {
+            c.is_ascii_alphanumeric() || c == '-' || c == '_'
+        });
+        QueueSpec {
+            visibility_timeout: q
+                .visibility_timeout
+                .as_ref()
+                .and_then(|v| c.int(v, 0..=43_200, "visibility_timeout (seconds)")),
+            message_retention_period: q
+                .message_retention_period
+                .as_ref()
+                .and_then(|v| c.int(v, 60..=1_209_600, "message_retention_period (seconds)")),
+            dead_letter: q.dead_letter.as_ref().map(|d| {
+                let d = d.get_ref();
+                DeadLetterSpec {
+                    queue: c.reference_to(&d.queue, KIND, "arn"),
+                    max_receive_count: c.int_or(
+                        Some(&d.max_receive_count),
+                        1..=1000,
+                        "max_receive_count",
+                        1,
+                    ),
+                }
+            }),
+        }
+    }
+}
+
+impl KindImpl for Queue {
+    const SHAPE: Shape = Shape {
+        mermaid: ("[[", "]]"),
+        dot: "cds",
+    };
+    const CHECK: Option<&'static str> = Some(
+        "queues exist; the task queue redrives to the DLQ with the configured maxReceiveCount",
+    );
+
+    fn build(spec: &QueueSpec, b: &Build<'_>) -> Box<dyn Resource> {
+        Box::new(Queue::resolve(b.name.to_owned(), spec, b))
+    }
+
+    fn predicted(name: &str, account: &str, region: &str) -> Outputs {
+        Outputs::from([
+            ("name".into(), name.into()),
+            ("arn".into(), arn::arn(region, "sqs", account, name)),
+        ])
+    }
+
+    fn shown(_spec: &QueueSpec, _name: &str, o: &Outputs) -> Vec<(String, String)> {
+        o.get("url")
+            .map(|u| ("url".into(), u.clone()))
+            .into_iter()
+            .collect()
+    }
+
+    /// `<NAME>_URL`, and `QUEUE_URL` or `DLQ_URL` (a dead-letter queue being one another
+    /// queue redrives to).
+    fn env(stack: &Stack, _spec: &QueueSpec, name: &str, base: &str, o: &Outputs) -> Env {
+        let Some(url) = o.get("url") else {
+            return Env::default();
+        };
+        let is_dead_letter = stack.specs::<QueueSpec>().any(|(_, q)| {
+            q.dead_letter
+                .iter()
+                .any(|d| d.queue.references().any(|r| r.name == name))
+        });
+        let alias = if is_dead_letter {
+            "DLQ_URL"
+        } else {
+            "QUEUE_URL"
+        };
+        Env {
+            vars: vec![(format!("{base}_URL"), url.clone())],
+            alias: Some((alias, url.clone())),
+        }
+    }
+}
 
 /// SQS's own defaults, so a queue made without them is not drift.
 const DEFAULT_VISIBILITY_TIMEOUT: i64 = 30;
@@ -26,13 +192,14 @@ pub struct Queue {
     visibility_timeout: i64,
     retention: i64,
     /// (dead-letter queue ARN, maxReceiveCount)
-    dead_letter: Option<(String, i64)>,
+    dead_letter: Option<(Value, i64)>,
 }
 
 impl Queue {
-    pub fn resolve(name: String, spec: &QueueSpec, r: &Resolver) -> Queue {
+    fn resolve(name: String, spec: &QueueSpec, b: &Build<'_>) -> Queue {
+        let r = b.resolver;
         Queue {
-            id: ResourceId::new(Kind::Queue, name),
+            id: ResourceId::new(KIND, name),
             visibility_timeout: spec
                 .visibility_timeout
                 .unwrap_or(DEFAULT_VISIBILITY_TIMEOUT),
@@ -40,24 +207,24 @@ impl Queue {
             dead_letter: spec
                 .dead_letter
                 .as_ref()
-                .map(|d| (r.string(&d.queue), d.max_receive_count)),
+                .map(|d| (r.value(&d.queue), d.max_receive_count)),
         }
     }
 
-    fn redrive_json(&self) -> String {
-        match &self.dead_letter {
+    fn redrive_json(&self) -> Result<String> {
+        Ok(match &self.dead_letter {
             Some((arn, max)) => serde_json::json!({
-                "deadLetterTargetArn": arn,
+                "deadLetterTargetArn": arn.sendable()?,
                 "maxReceiveCount": max.to_string(),
             })
             .to_string(),
             // An empty policy removes the dead-letter queue.
             None => String::new(),
-        }
+        })
     }
 
     /// The attributes `changed` asks for, in SQS's names.
-    fn attributes(&self, changed: &[&str]) -> HashMap<QueueAttributeName, String> {
+    fn attributes(&self, changed: &[&str]) -> Result<HashMap<QueueAttributeName, String>> {
         let mut attrs = HashMap::new();
         let wants = |f: &str| changed.is_empty() || changed.contains(&f);
         if wants("VisibilityTimeout") {
@@ -74,14 +241,13 @@ impl Queue {
         }
         let redrive_changed = wants(DLQ_ARN) || wants(DLQ_MAX_RECEIVES);
         if redrive_changed && (self.dead_letter.is_some() || !changed.is_empty()) {
-            attrs.insert(QueueAttributeName::RedrivePolicy, self.redrive_json());
+            attrs.insert(QueueAttributeName::RedrivePolicy, self.redrive_json()?);
         }
-        attrs
+        Ok(attrs)
     }
 
     fn outputs(&self, ctx: &Ctx, url: String) -> Outputs {
-        let mut out =
-            Kind::Queue.predicted_outputs(&self.id.name, &ctx.account, &ctx.target.region);
+        let mut out = Queue::predicted(&self.id.name, &ctx.account, &ctx.target.region);
         out.insert("url".into(), url);
         out
     }
@@ -97,12 +263,15 @@ impl Resource for Queue {
         let mut f = Fields::new();
         f.insert(
             "VisibilityTimeout".into(),
-            self.visibility_timeout.to_string(),
+            self.visibility_timeout.to_string().into(),
         );
-        f.insert("MessageRetentionPeriod".into(), self.retention.to_string());
+        f.insert(
+            "MessageRetentionPeriod".into(),
+            self.retention.to_string().into(),
+        );
         if let Some((arn, max)) = &self.dead_letter {
             f.insert(DLQ_ARN.into(), arn.clone());
-            f.insert(DLQ_MAX_RECEIVES.into(), max.to_string());
+            f.insert(DLQ_MAX_RECEIVES.into(), max.to_string().into());
         }
         f
     }
@@ -146,7 +315,7 @@ impl Resource for Queue {
             ),
         ] {
             if let Some(v) = attrs.get(&name) {
-                fields.insert(key.into(), v.clone());
+                fields.insert(key.into(), v.as_str().into());
             }
         }
         if let Some(policy) = attrs.get(&QueueAttributeName::RedrivePolicy) {
@@ -156,37 +325,39 @@ impl Resource for Queue {
         if let Some(arn) = attrs.get(&QueueAttributeName::QueueArn) {
             outputs.insert("arn".into(), arn.clone());
         }
-        Ok(Some(Live {
+        Ok(Some(Live::new(
             fields,
             outputs,
-            owner: owner_of(tags.iter(), &ctx.stack),
-        }))
+            owner_of(tags.iter(), &ctx.stack),
+        )))
     }
 
     async fn create(&self, ctx: &Ctx) -> Result<Outputs> {
         // Retried: SQS refuses a name for a while after that queue was deleted (down && up).
+        let attributes = self.attributes(&[])?;
         let created = retry_transient(ctx.patience, || async {
             ctx.sqs
                 .create_queue()
                 .queue_name(&self.id.name)
-                .set_attributes(Some(self.attributes(&[])))
+                .set_attributes(Some(attributes.clone()))
                 .tags(OWNER_TAG, &ctx.stack)
                 .send()
                 .await
                 .aws("CreateQueue")
         })
         .await?;
-        let url = created.queue_url.unwrap_or_default();
+        let url = created
+            .queue_url
+            .ok_or_else(|| anyhow::anyhow!("CreateQueue returned no queue URL"))?;
         Ok(self.outputs(ctx, url))
     }
 
     async fn update(&self, ctx: &Ctx, live: &Live, changed: &[FieldDiff]) -> Result<Outputs> {
         let names: Vec<&str> = changed.iter().map(|c| c.field.as_str()).collect();
-        let url = live.outputs.get("url").cloned().unwrap_or_default();
         ctx.sqs
             .set_queue_attributes()
-            .queue_url(&url)
-            .set_attributes(Some(self.attributes(&names)))
+            .queue_url(live.output("url")?)
+            .set_attributes(Some(self.attributes(&names)?))
             .send()
             .await
             .aws("SetQueueAttributes")?;
@@ -194,10 +365,9 @@ impl Resource for Queue {
     }
 
     async fn delete(&self, ctx: &Ctx, live: &Live) -> Result<()> {
-        let url = live.outputs.get("url").cloned().unwrap_or_default();
         ctx.sqs
             .delete_queue()
-            .queue_url(url)
+            .queue_url(live.output("url")?)
             .send()
             .await
             .aws("DeleteQueue")
@@ -206,10 +376,9 @@ impl Resource for Queue {
     }
 
     async fn tag(&self, ctx: &Ctx, live: &Live) -> Result<()> {
-        let url = live.outputs.get("url").cloned().unwrap_or_default();
         ctx.sqs
             .tag_queue()
-            .queue_url(url)
+            .queue_url(live.output("url")?)
             .tags(OWNER_TAG, &ctx.stack)
             .send()
             .await
@@ -225,11 +394,13 @@ fn redrive_fields(policy: &str) -> Fields {
         return f;
     };
     if let Some(arn) = json.get("deadLetterTargetArn").and_then(|v| v.as_str()) {
-        f.insert(DLQ_ARN.into(), arn.to_owned());
+        f.insert(DLQ_ARN.into(), arn.into());
     }
     match json.get("maxReceiveCount") {
-        Some(serde_json::Value::String(s)) => f.insert(DLQ_MAX_RECEIVES.into(), s.clone()),
-        Some(serde_json::Value::Number(n)) => f.insert(DLQ_MAX_RECEIVES.into(), n.to_string()),
+        Some(serde_json::Value::String(s)) => f.insert(DLQ_MAX_RECEIVES.into(), s.as_str().into()),
+        Some(serde_json::Value::Number(n)) => {
+            f.insert(DLQ_MAX_RECEIVES.into(), n.to_string().into())
+        }
         _ => None,
     };
     f
@@ -244,7 +415,7 @@ mod tests {
         let a = redrive_fields(r#"{"deadLetterTargetArn":"arn:x","maxReceiveCount":"3"}"#);
         let b = redrive_fields(r#"{"maxReceiveCount": 3, "deadLetterTargetArn": "arn:x"}"#);
         assert_eq!(a, b);
-        assert_eq!(a[DLQ_MAX_RECEIVES], "3");
+        assert_eq!(a[DLQ_MAX_RECEIVES], Value::from("3"));
         assert!(redrive_fields("").is_empty());
     }
 }

@@ -5,28 +5,142 @@ use std::collections::BTreeSet;
 
 use anyhow::Result;
 use async_trait::async_trait;
+use schemars::JsonSchema;
+use serde::Deserialize;
 use serde_json::json;
+use toml::Spanned;
 
 use super::policy::{canonical, normalize_document};
-use super::{Fields, Kind, Live, OWNER_TAG, Outputs, Owner, Resource, ResourceId};
-use crate::aws::Ctx;
+use super::{Build, KindImpl, Resource, Shape, iam};
 use crate::aws::errors::{AwsResult, Found};
-use crate::manifest::RoleSpec;
+use crate::aws::{Ctx, arn};
+use crate::manifest::template::Template;
+use crate::manifest::{Checker, Declare, Diagnostic, Spec};
+use crate::model::{Fields, Kind, Live, OWNER_TAG, Outputs, Owner, ResourceId, Value};
 use crate::plan::FieldDiff;
-use crate::resolve::Resolver;
+use crate::resolve::all_known;
+
+pub const KIND: Kind = Kind::new(3, "roles", "role");
 
 const TRUST: &str = "trust_policy";
 const ATTACHED: &str = "attached_policies";
+
+/// An IAM role that AWS services may assume.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Role")]
+pub struct RawRole {
+    #[schemars(with = "Option<String>")]
+    pub description: Option<Spanned<String>>,
+    /// Services that may assume the role, e.g. `["lambda.amazonaws.com"]`.
+    #[schemars(with = "Vec<String>")]
+    pub trusted_services: Spanned<Vec<Spanned<String>>>,
+    /// ARNs of managed policies to attach, e.g. `["${policies.SQSProcessorPolicy.arn}"]`.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub policies: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RoleSpec {
+    pub description: Option<String>,
+    pub trusted_services: Vec<String>,
+    /// ARNs of the managed policies attached to the role.
+    pub policies: Vec<Template>,
+}
+
+impl Spec for RoleSpec {
+    fn kind(&self) -> Kind {
+        KIND
+    }
+
+    fn templates(&self) -> Vec<&Template> {
+        self.policies.iter().collect()
+    }
+}
+
+impl Declare for Role {
+    const KIND: Kind = KIND;
+    const ATTRIBUTES: &'static [&'static str] = &["arn", "name"];
+    const ABOUT: &'static str =
+        "IAM roles, by name. Others refer to them as `${roles.<name>.arn}` or `.name`.";
+    type Raw = RawRole;
+    type Spec = RoleSpec;
+
+    fn check(name: &Spanned<String>, r: &RawRole, c: &mut Checker) -> RoleSpec {
+        c.check_name(name, "role", 64, iam::name_char);
+        if r.trusted_services.get_ref().is_empty() {
+            c.problem(
+                Diagnostic::new(
+                    "a role must trust at least one service",
+                    r.trusted_services.span(),
+                )
+                .with_help(
+                    "for a Lambda function's role: trusted_services = [\"lambda.amazonaws.com\"]",
+                ),
+            );
+        }
+        for s in r.trusted_services.get_ref() {
+            if !s.get_ref().ends_with(".amazonaws.com") {
+                c.problem(
+                    Diagnostic::new(
+                        format!("`{}` is not an AWS service principal", s.get_ref()),
+                        s.span(),
+                    )
+                    .with_help(
+                        "service principals end in .amazonaws.com, e.g. \"lambda.amazonaws.com\"",
+                    ),
+                );
+            }
+        }
+        RoleSpec {
+            description: r.description.as_ref().map(|d| d.get_ref().clone()),
+            trusted_services: r
+                .trusted_services
+                .get_ref()
+                .iter()
+                .map(|s| s.get_ref().clone())
+                .collect(),
+            policies: c.templates(&r.policies),
+        }
+    }
+}
+
+impl KindImpl for Role {
+    const SHAPE: Shape = Shape {
+        mermaid: ("{{", "}}"),
+        dot: "hexagon",
+    };
+    const CHECK: Option<&'static str> = Some("roles trust Lambda and have their policies attached");
+
+    fn build(spec: &RoleSpec, b: &Build<'_>) -> Box<dyn Resource> {
+        Box::new(Role::resolve(b.name.to_owned(), spec, b))
+    }
+
+    fn predicted(name: &str, account: &str, region: &str) -> Outputs {
+        Outputs::from([
+            ("name".into(), name.into()),
+            (
+                "arn".into(),
+                arn::arn(region, "iam", account, &format!("role/{name}")),
+            ),
+        ])
+    }
+}
+
+/// The managed policies a live role has attached, as read.
+struct Attached(BTreeSet<String>);
 
 pub struct Role {
     id: ResourceId,
     description: Option<String>,
     trust_policy: String,
-    policies: BTreeSet<String>,
+    /// Unknown while a policy it attaches does not exist yet.
+    policies: Option<BTreeSet<String>>,
 }
 
 impl Role {
-    pub fn resolve(name: String, spec: &RoleSpec, r: &Resolver) -> Role {
+    fn resolve(name: String, spec: &RoleSpec, b: &Build<'_>) -> Role {
         let trust = json!({
             "Version": "2012-10-17",
             "Statement": [{
@@ -36,11 +150,18 @@ impl Role {
             }],
         });
         Role {
-            id: ResourceId::new(Kind::Role, name),
+            id: ResourceId::new(KIND, name),
             description: spec.description.clone(),
             trust_policy: canonical(&trust),
-            policies: r.strings(&spec.policies).into_iter().collect(),
+            policies: all_known(&b.resolver.values(&spec.policies))
+                .map(|p| p.into_iter().collect()),
         }
+    }
+
+    fn wanted(&self) -> Result<&BTreeSet<String>> {
+        self.policies
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("the ARN of a policy of {} is still unknown", self.id))
     }
 
     async fn attached(&self, ctx: &Ctx) -> Result<BTreeSet<String>> {
@@ -100,9 +221,13 @@ impl Resource for Role {
     }
 
     fn desired(&self) -> Fields {
+        let attached = self
+            .policies
+            .as_ref()
+            .map_or(Value::Unknown, |p| join(p).into());
         Fields::from([
-            (TRUST.into(), self.trust_policy.clone()),
-            (ATTACHED.into(), join(&self.policies)),
+            (TRUST.into(), self.trust_policy.clone().into()),
+            (ATTACHED.into(), attached),
         ])
     }
 
@@ -120,14 +245,16 @@ impl Resource for Role {
             .iter()
             .find(|t| t.key() == OWNER_TAG)
             .map(|t| t.value());
-        Ok(Some(Live {
-            fields: Fields::from([
-                (TRUST.into(), normalize_document(trust)),
-                (ATTACHED.into(), join(&attached?)),
-            ]),
-            outputs: self.outputs(role.arn().to_owned()),
-            owner: Owner::from_tag(tag, &ctx.stack),
-        }))
+        let attached = attached?;
+        let fields = Fields::from([
+            (TRUST.into(), normalize_document(trust).into()),
+            (ATTACHED.into(), join(&attached).into()),
+        ]);
+        let owner = Owner::from_tag(tag, &ctx.stack);
+        Ok(Some(
+            Live::new(fields, self.outputs(role.arn().to_owned()), owner)
+                .with_state(Attached(attached)),
+        ))
     }
 
     async fn create(&self, ctx: &Ctx) -> Result<Outputs> {
@@ -137,11 +264,11 @@ impl Resource for Role {
             .role_name(&self.id.name)
             .assume_role_policy_document(&self.trust_policy)
             .set_description(self.description.clone())
-            .tags(iam_tag(&ctx.stack)?)
+            .tags(iam::tag(&ctx.stack)?)
             .send()
             .await
             .aws("CreateRole")?;
-        self.sync_attachments(ctx, &BTreeSet::new(), &self.policies)
+        self.sync_attachments(ctx, &BTreeSet::new(), self.wanted()?)
             .await?;
         let arn = created.role.map(|r| r.arn).unwrap_or_default();
         Ok(self.outputs(arn))
@@ -160,8 +287,11 @@ impl Resource for Role {
                         .aws("UpdateAssumeRolePolicy")?;
                 }
                 ATTACHED => {
-                    let live_set = split(change.live.as_deref().unwrap_or_default());
-                    self.sync_attachments(ctx, &live_set, &self.policies)
+                    let attached = match live.state::<Attached>() {
+                        Some(Attached(set)) => set.clone(),
+                        None => self.attached(ctx).await?,
+                    };
+                    self.sync_attachments(ctx, &attached, self.wanted()?)
                         .await?;
                 }
                 _ => {}
@@ -207,7 +337,7 @@ impl Resource for Role {
         ctx.iam
             .tag_role()
             .role_name(&self.id.name)
-            .tags(iam_tag(&ctx.stack)?)
+            .tags(iam::tag(&ctx.stack)?)
             .send()
             .await
             .aws("TagRole")?;
@@ -215,20 +345,7 @@ impl Resource for Role {
     }
 }
 
-pub fn iam_tag(stack: &str) -> Result<aws_sdk_iam::types::Tag> {
-    Ok(aws_sdk_iam::types::Tag::builder()
-        .key(OWNER_TAG)
-        .value(stack)
-        .build()?)
-}
-
+/// The attached set as one comparable, readable field.
 fn join(set: &BTreeSet<String>) -> String {
     set.iter().cloned().collect::<Vec<_>>().join(", ")
-}
-
-fn split(s: &str) -> BTreeSet<String> {
-    s.split(", ")
-        .filter(|p| !p.is_empty())
-        .map(str::to_owned)
-        .collect()
 }
