@@ -128,11 +128,11 @@ mod tests {
         ResourceId::new(kind, name)
     }
 
-    fn graph(edges: &[(ResourceId, &[ResourceId])]) -> Result<Graph, Vec<ResourceId>> {
+    fn graph(edges: Vec<(ResourceId, Vec<ResourceId>)>) -> Result<Graph, Vec<ResourceId>> {
         Graph::new(
             edges
-                .iter()
-                .map(|(from, to)| (from.clone(), to.iter().cloned().collect()))
+                .into_iter()
+                .map(|(from, to)| (from, to.into_iter().collect()))
                 .collect(),
         )
     }
@@ -140,10 +140,10 @@ mod tests {
     #[test]
     fn levels_follow_references() {
         let (dlq, main, bucket) = (id(QUEUE, "dlq"), id(QUEUE, "main"), id(BUCKET, "bucket-1"));
-        let g = graph(&[
-            (dlq.clone(), &[]),
-            (main.clone(), &[dlq.clone()]),
-            (bucket.clone(), &[]),
+        let g = graph(vec![
+            (dlq.clone(), vec![]),
+            (main.clone(), vec![dlq.clone()]),
+            (bucket.clone(), vec![]),
         ])
         .unwrap();
         let levels = g.levels();
@@ -155,7 +155,11 @@ mod tests {
     #[test]
     fn cycles_are_named() {
         let (a, b) = (id(QUEUE, "a"), id(QUEUE, "b"));
-        let cycle = graph(&[(a.clone(), &[b.clone()]), (b.clone(), &[a.clone()])]).unwrap_err();
+        let cycle = graph(vec![
+            (a.clone(), vec![b.clone()]),
+            (b.clone(), vec![a.clone()]),
+        ])
+        .unwrap_err();
         assert_eq!(cycle, vec![a.clone(), b, a]);
     }
 }

@@ -9,8 +9,6 @@ use std::path::PathBuf;
 use anyhow::{Context as _, Result};
 use sha2::Digest;
 
-use crate::aws::Target;
-
 #[derive(Debug, Clone)]
 pub struct RunFiles {
     lock: PathBuf,
@@ -18,12 +16,10 @@ pub struct RunFiles {
 }
 
 impl RunFiles {
-    pub fn new(target: &Target, stack: &str) -> RunFiles {
-        let endpoint = target
-            .endpoint
-            .as_deref()
-            .map_or("aws".to_owned(), canonical_endpoint);
-        let key = format!("{endpoint}|{}|{stack}", target.region);
+    /// The files of `stack` on the endpoint (`None`: real AWS) in `region`.
+    pub fn new(endpoint: Option<&str>, region: &str, stack: &str) -> RunFiles {
+        let endpoint = endpoint.map_or("aws".to_owned(), canonical_endpoint);
+        let key = format!("{endpoint}|{region}|{stack}");
         let digest = sha2::Sha256::digest(key.as_bytes());
         let name: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
         let dir = std::env::temp_dir();

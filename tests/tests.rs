@@ -4,6 +4,8 @@
 
 mod util;
 
+mod architecture;
+
 mod cli;
 mod convergence;
 mod devloop;

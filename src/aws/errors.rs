@@ -25,6 +25,19 @@ pub struct AwsError {
 }
 
 impl AwsError {
+    /// An endpoint that stopped answering, for tests of what the engine does then.
+    #[cfg(test)]
+    pub fn unreachable_for_test(operation: &'static str) -> AwsError {
+        AwsError {
+            operation,
+            code: None,
+            message: None,
+            unreachable: true,
+            retry_after: None,
+            detail: UNREACHABLE.to_owned(),
+        }
+    }
+
     pub fn has_code(&self, codes: &[&str]) -> bool {
         self.code.as_deref().is_some_and(|c| codes.contains(&c))
     }

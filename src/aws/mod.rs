@@ -171,7 +171,6 @@ pub struct Ctx {
     pub iam: aws_sdk_iam::Client,
     pub lambda: aws_sdk_lambda::Client,
     pub apigateway: aws_sdk_apigateway::Client,
-    pub sts: aws_sdk_sts::Client,
     /// Functions' log lines, for `exstack logs`.
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub target: Target,
@@ -189,32 +188,106 @@ pub struct Ctx {
     user_requests: Mutex<BTreeMap<String, bool>>,
     /// The run lock and the journal of unfinished creations.
     pub run_files: crate::runfiles::RunFiles,
+    /// Test-only fault injection (see [`Faults`]).
+    pub faults: Faults,
 }
 
 impl Ctx {
     /// Checks the endpoint, builds every client and learns the account id.
     pub async fn connect(target: Target, stack: &str) -> Result<Ctx> {
         let platform = discover(&target).await?;
-        let mut ctx = Ctx::new(target, stack).await;
-        ctx.platform = platform;
-        ctx.account = match ctx.account_id().await {
+        let faults = Faults::from_env();
+        let calls = Arc::new(Calls::default());
+        let clients = Clients::new(&target, &calls, &faults).await;
+        let account = match account_id(&clients.sts).await {
             Err(e)
                 if e.downcast_ref::<errors::AwsError>()
                     .is_some_and(|a| a.unreachable) =>
             {
                 bail!(
                     "{} stopped answering right after its health check; nothing was changed",
-                    ctx.target.describe()
+                    target.describe()
                 )
             }
             other => other?,
         };
-        if platform == Platform::Aws {
-            let region = &ctx.target.region;
-            let key = format!("{}:{}", arn::partition(region), ctx.account);
-            ctx.pacer = Some(Pacer::for_account(&key));
+        // API Gateway's per-account limits are AWS's alone, shared by every target of the account.
+        let pacer = (platform == Platform::Aws).then(|| {
+            let key = format!("{}:{account}", arn::partition(&target.region));
+            Pacer::for_account(&key)
+        });
+        Ok(Ctx::new(
+            clients,
+            target,
+            stack,
+            Facts { account, platform },
+            calls,
+            faults,
+            pacer,
+        ))
+    }
+
+    /// A context for unit tests: clients for `endpoint` (nothing is contacted until a call),
+    /// LocalStack's account, and the `platform` the test is about.
+    #[cfg(test)]
+    pub async fn for_test(endpoint: &str, platform: Platform) -> Ctx {
+        let target = Target {
+            endpoint: Some(endpoint.to_owned()),
+            region: "eu-west-1".into(),
+        };
+        let (calls, faults) = (Arc::new(Calls::default()), Faults::default());
+        let clients = Clients::new(&target, &calls, &faults).await;
+        let facts = Facts {
+            account: "000000000000".into(),
+            platform,
+        };
+        Ctx::new(clients, target, "test-stack", facts, calls, faults, None)
+    }
+
+    fn new(
+        clients: Clients,
+        target: Target,
+        stack: &str,
+        facts: Facts,
+        calls: Arc<Calls>,
+        faults: Faults,
+        pacer: Option<Arc<Pacer>>,
+    ) -> Ctx {
+        let Clients {
+            sqs,
+            s3,
+            iam,
+            lambda,
+            apigateway,
+            sts: _,
+            logs,
+        } = clients;
+        Ctx {
+            sqs,
+            s3,
+            iam,
+            lambda,
+            apigateway,
+            logs,
+            stack: stack.to_owned(),
+            calls,
+            patience: if target.is_aws() {
+                Patience::AWS
+            } else {
+                Patience::LOCALSTACK
+            },
+            account: facts.account,
+            platform: facts.platform,
+            pacer,
+            faults,
+            user_requests: Mutex::default(),
+            run_files: crate::runfiles::RunFiles::new(
+                target.endpoint.as_deref(),
+                &target.region,
+                stack,
+            ),
+            target,
         }
-        Ok(ctx)
     }
 
     /// An ARN in the target's partition, region and account.
@@ -289,83 +362,91 @@ impl Ctx {
             .get(api_id)
             .copied()
     }
+}
 
-    async fn new(target: Target, stack: &str) -> Ctx {
-        let config = sdk_config(&target).await;
-        let calls = Arc::new(Calls::default());
-        let die_after_writes = std::env::var("EXSTACK_FAULT_DIE_AFTER_WRITES")
-            .ok()
-            .and_then(|v| v.parse().ok());
+/// What the target told us when we connected.
+struct Facts {
+    account: String,
+    platform: Platform,
+}
+
+/// The account the credentials act in, from STS.
+async fn account_id(sts: &aws_sdk_sts::Client) -> Result<String> {
+    let who = sts
+        .get_caller_identity()
+        .send()
+        .await
+        .aws("GetCallerIdentity")?;
+    who.account
+        .context("GetCallerIdentity returned no account id")
+}
+
+/// Test-only fault injection, read once from the environment. For exstack's own tests only
+/// (tests/interrupt.rs, tests/faults.rs), as cargo's `__CARGO_TEST_*` are for cargo's.
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    /// `EXSTACK_FAULT_DIE_AFTER_WRITES=n`: abort the process right after the n-th write.
+    pub die_after_writes: Option<u64>,
+    /// `EXSTACK_FAULT_LOSE_CREATE_RACE=functions,roles`: create those kinds twice, so the
+    /// second create loses a race, as after a run killed mid-request. Never on real AWS.
+    pub lose_create_race: Vec<String>,
+}
+
+impl Faults {
+    fn from_env() -> Faults {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        Faults {
+            die_after_writes: var("EXSTACK_FAULT_DIE_AFTER_WRITES").and_then(|v| v.parse().ok()),
+            lose_create_race: var("EXSTACK_FAULT_LOSE_CREATE_RACE")
+                .map(|v| v.split(',').map(str::to_owned).collect())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// Every service client, from one SDK config, each counting its calls.
+struct Clients {
+    sqs: aws_sdk_sqs::Client,
+    s3: aws_sdk_s3::Client,
+    iam: aws_sdk_iam::Client,
+    lambda: aws_sdk_lambda::Client,
+    apigateway: aws_sdk_apigateway::Client,
+    sts: aws_sdk_sts::Client,
+    logs: aws_sdk_cloudwatchlogs::Client,
+}
+
+/// A service's client from the shared config, with the call counter.
+macro_rules! client {
+    ($service:ident, $config:expr, $count:expr) => {
+        $service::Client::from_conf(
+            $service::config::Builder::from($config)
+                .interceptor($count)
+                .build(),
+        )
+    };
+}
+
+impl Clients {
+    async fn new(target: &Target, calls: &Arc<Calls>, faults: &Faults) -> Clients {
+        let config = sdk_config(target).await;
         let count = || CountCalls {
             calls: calls.clone(),
-            die_after_writes,
+            die_after_writes: faults.die_after_writes,
         };
         let s3 = aws_sdk_s3::config::Builder::from(&config)
             // LocalStack serves buckets by path; virtual-host names need DNS it may not have.
             .force_path_style(target.endpoint.is_some())
             .interceptor(count())
             .build();
-        Ctx {
-            sqs: aws_sdk_sqs::Client::from_conf(
-                aws_sdk_sqs::config::Builder::from(&config)
-                    .interceptor(count())
-                    .build(),
-            ),
+        Clients {
+            sqs: client!(aws_sdk_sqs, &config, count()),
             s3: aws_sdk_s3::Client::from_conf(s3),
-            iam: aws_sdk_iam::Client::from_conf(
-                aws_sdk_iam::config::Builder::from(&config)
-                    .interceptor(count())
-                    .build(),
-            ),
-            lambda: aws_sdk_lambda::Client::from_conf(
-                aws_sdk_lambda::config::Builder::from(&config)
-                    .interceptor(count())
-                    .build(),
-            ),
-            apigateway: aws_sdk_apigateway::Client::from_conf(
-                aws_sdk_apigateway::config::Builder::from(&config)
-                    .interceptor(count())
-                    .build(),
-            ),
-            sts: aws_sdk_sts::Client::from_conf(
-                aws_sdk_sts::config::Builder::from(&config)
-                    .interceptor(count())
-                    .build(),
-            ),
-            logs: aws_sdk_cloudwatchlogs::Client::from_conf(
-                aws_sdk_cloudwatchlogs::config::Builder::from(&config)
-                    .interceptor(count())
-                    .build(),
-            ),
-            stack: stack.to_owned(),
-            calls,
-            patience: if target.is_aws() {
-                Patience::AWS
-            } else {
-                Patience::LOCALSTACK
-            },
-            account: String::new(),
-            platform: if target.is_aws() {
-                Platform::Aws
-            } else {
-                Platform::LocalStack
-            },
-            pacer: None,
-            user_requests: Mutex::default(),
-            run_files: crate::runfiles::RunFiles::new(&target, stack),
-            target,
+            iam: client!(aws_sdk_iam, &config, count()),
+            lambda: client!(aws_sdk_lambda, &config, count()),
+            apigateway: client!(aws_sdk_apigateway, &config, count()),
+            sts: client!(aws_sdk_sts, &config, count()),
+            logs: client!(aws_sdk_cloudwatchlogs, &config, count()),
         }
-    }
-
-    async fn account_id(&self) -> Result<String> {
-        let who = self
-            .sts
-            .get_caller_identity()
-            .send()
-            .await
-            .aws("GetCallerIdentity")?;
-        who.account
-            .context("GetCallerIdentity returned no account id")
     }
 }
 
@@ -518,13 +599,7 @@ mod tests {
     }
 
     async fn emulator_ctx(endpoint: &str) -> Ctx {
-        let target = Target {
-            endpoint: Some(endpoint.to_owned()),
-            region: "eu-west-1".into(),
-        };
-        let mut ctx = Ctx::new(target, "probe-test").await;
-        ctx.platform = Platform::Emulator;
-        ctx
+        Ctx::for_test(endpoint, Platform::Emulator).await
     }
 
     #[tokio::test]

@@ -1,13 +1,14 @@
 //! Walks the graph: reads every resource at once, plans, then applies each resource as soon as
 //! everything it depends on is done, carrying outputs (ARNs, URLs) forward to its dependents.
 
+mod schedule;
+
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow};
-use futures::stream::{FuturesUnordered, StreamExt};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
@@ -264,7 +265,7 @@ impl<'a> Engine<'a> {
         let order = self.graph.order();
         let deps = |id: &ResourceId| self.graph.dependencies(id).cloned().collect::<Vec<_>>();
         // A dependent of someone else's resource would build on what we may not manage.
-        self.walk(
+        schedule::walk(
             order,
             true,
             deps,
@@ -293,7 +294,7 @@ impl<'a> Engine<'a> {
         let order = self.graph.teardown_order();
         let dependents = |id: &ResourceId| self.graph.dependents(id).cloned().collect::<Vec<_>>();
         // What someone else's resource depends on is still ours to delete.
-        self.walk(order, false, dependents, cancel, report, |id, _| {
+        schedule::walk(order, false, dependents, cancel, report, |id, _| {
             let resource = self.build(id, &outputs);
             let live = observed.get(id).cloned().flatten();
             let change = plan::teardown(id, live.as_ref(), include_unowned);
@@ -309,150 +310,6 @@ impl<'a> Engine<'a> {
             }
         })
         .await
-    }
-
-    /// Runs `work` for each node once every node in `after(node)` has succeeded, as many at
-    /// once as the graph allows. A step may leave a settle future (a function becoming
-    /// Active): its dependents start at once, and its outcome is reported when it settles.
-    /// `not_owned_blocks`: whether a resource left alone (someone else's) stops its waiters.
-    async fn walk<'w, W, F>(
-        &self,
-        order: Vec<ResourceId>,
-        not_owned_blocks: bool,
-        after: impl Fn(&ResourceId) -> Vec<ResourceId>,
-        cancel: &CancellationToken,
-        report: &(dyn Fn(Progress<'_>) + Sync),
-        mut work: W,
-    ) -> Vec<Outcome>
-    where
-        W: FnMut(&ResourceId, &HashMap<ResourceId, Outputs>) -> F,
-        F: Future<Output = Result<Step<'w>, StepError>> + 'w,
-    {
-        let waits: HashMap<ResourceId, Vec<ResourceId>> =
-            order.iter().map(|id| (id.clone(), after(id))).collect();
-        let mut pending: Vec<ResourceId> = order;
-        let mut succeeded: BTreeSet<ResourceId> = BTreeSet::new();
-        let mut finished: BTreeSet<ResourceId> = BTreeSet::new();
-        let mut new_outputs: HashMap<ResourceId, Outputs> = HashMap::new();
-        let mut outcomes = Vec::new();
-        let mut running: FuturesUnordered<Pin<Box<dyn Future<Output = Event<'w>> + 'w>>> =
-            FuturesUnordered::new();
-        // Once the endpoint stops answering, starting more work only adds timeouts.
-        let mut endpoint_gone = false;
-        loop {
-            // Skip what can never run: a prerequisite finished without succeeding.
-            pending.retain(|id| {
-                let blocked = waits[id]
-                    .iter()
-                    .find(|d| finished.contains(*d) && !succeeded.contains(*d));
-                match blocked {
-                    Some(d) => {
-                        let why = format!("not attempted: {d} did not succeed");
-                        let o = outcome(
-                            id,
-                            Action::NoOp,
-                            OutcomeResult::Skipped(why),
-                            Duration::ZERO,
-                        );
-                        report(Progress::Finished(&o));
-                        outcomes.push(o);
-                        finished.insert(id.clone());
-                        false
-                    }
-                    None => true,
-                }
-            });
-            if !cancel.is_cancelled() && !endpoint_gone {
-                let ready: Vec<ResourceId> = pending
-                    .iter()
-                    .filter(|id| waits[*id].iter().all(|d| succeeded.contains(d)))
-                    .cloned()
-                    .collect();
-                pending.retain(|id| !ready.contains(id));
-                for id in ready {
-                    report(Progress::Started(&id));
-                    let fut = work(&id, &new_outputs);
-                    let started = Instant::now();
-                    running.push(Box::pin(
-                        async move { Event::Stepped(id, fut.await, started) },
-                    ));
-                }
-            }
-            let Some(event) = running.next().await else {
-                break;
-            };
-            let (id, o) = match event {
-                Event::Stepped(id, Ok(step), started) => {
-                    succeeded.insert(id.clone());
-                    if let Some(out) = &step.outputs {
-                        new_outputs.insert(id.clone(), out.clone());
-                    }
-                    if let Some(settle) = step.settle {
-                        let (action, outputs) = (step.action, step.outputs);
-                        running.push(Box::pin(async move {
-                            Event::Settled(id, action, outputs, settle.await, started)
-                        }));
-                        continue;
-                    }
-                    let r = if step.action == Action::NoOp {
-                        OutcomeResult::Unchanged
-                    } else {
-                        OutcomeResult::Done
-                    };
-                    let o = outcome(&id, step.action, r, started.elapsed());
-                    (
-                        id,
-                        Outcome {
-                            outputs: step.outputs,
-                            ..o
-                        },
-                    )
-                }
-                Event::Settled(id, action, outputs, result, started) => {
-                    let o = match result {
-                        Ok(()) => outcome(&id, action, OutcomeResult::Done, started.elapsed()),
-                        Err(e) => failure(&id, action, &e, started),
-                    };
-                    (id, Outcome { outputs, ..o })
-                }
-                Event::Stepped(id, Err(StepError::NotOwned(why)), started) => {
-                    if !not_owned_blocks {
-                        succeeded.insert(id.clone());
-                    }
-                    let o = outcome(
-                        &id,
-                        Action::NotOwned,
-                        OutcomeResult::NotOwned(why),
-                        started.elapsed(),
-                    );
-                    (id, o)
-                }
-                Event::Stepped(id, Err(StepError::Failed(action, e)), started) => {
-                    let o = failure(&id, action, &e, started);
-                    (id, o)
-                }
-            };
-            endpoint_gone |= o.unreachable;
-            finished.insert(id);
-            report(Progress::Finished(&o));
-            outcomes.push(o);
-        }
-        let why = if endpoint_gone {
-            "not started: the endpoint stopped answering"
-        } else {
-            "not started: interrupted"
-        };
-        for id in pending {
-            let o = outcome(
-                &id,
-                Action::NoOp,
-                OutcomeResult::Skipped(why.into()),
-                Duration::ZERO,
-            );
-            report(Progress::Finished(&o));
-            outcomes.push(o);
-        }
-        outcomes
     }
 
     /// Plans one resource against its live state, with its dependencies' real outputs, and acts.
@@ -574,13 +431,12 @@ async fn create_or_find(ctx: &Ctx, resource: &dyn Resource) -> Result<Created> {
     }
 }
 
-/// Creates, first letting a rival create the same thing when a test asks for it:
-/// `EXSTACK_FAULT_LOSE_CREATE_RACE=functions,roles` replays what a run killed mid-request
-/// leaves behind (its create still being served while the next run reads).
+/// Creates, first letting a rival create the same thing when a test asks for it
+/// ([`crate::aws::Faults::lose_create_race`]).
 async fn create(ctx: &Ctx, resource: &dyn Resource) -> Result<Outputs> {
-    let rival = std::env::var("EXSTACK_FAULT_LOSE_CREATE_RACE").unwrap_or_default();
+    let table = resource.id().kind.table();
     // A test hook: never on real AWS, where a double create costs money and quota.
-    if !ctx.target.is_aws() && rival.split(',').any(|t| t == resource.id().kind.table()) {
+    if !ctx.target.is_aws() && ctx.faults.lose_create_race.iter().any(|t| t == table) {
         resource.create(ctx).await?;
     }
     resource.create(ctx).await
@@ -606,12 +462,6 @@ impl Step<'_> {
     }
 }
 
-/// Something `walk` was waiting for has happened.
-enum Event<'a> {
-    Stepped(ResourceId, Result<Step<'a>, StepError>, Instant),
-    Settled(ResourceId, Action, Option<Outputs>, Result<()>, Instant),
-}
-
 pub enum StepError {
     NotOwned(String),
     Failed(Action, anyhow::Error),
@@ -627,11 +477,11 @@ fn not_owned(change: &Change) -> StepError {
     StepError::NotOwned(whose)
 }
 
-fn failure(id: &ResourceId, action: Action, e: &anyhow::Error, started: Instant) -> Outcome {
+fn failure(id: &ResourceId, action: Action, e: &anyhow::Error, elapsed: Duration) -> Outcome {
     let result = OutcomeResult::Failed(format!("{e:#}"));
     Outcome {
         unreachable: is_unreachable(e),
-        ..outcome(id, action, result, started.elapsed())
+        ..outcome(id, action, result, elapsed)
     }
 }
 
