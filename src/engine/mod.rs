@@ -2,6 +2,8 @@
 //! everything it depends on is done, carrying outputs (ARNs, URLs) forward to its dependents.
 
 mod schedule;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
@@ -15,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::aws::Ctx;
 use crate::aws::errors::AwsError;
 use crate::graph::Graph;
-use crate::manifest::Stack;
+use crate::manifest::{self, Stack};
 use crate::model::{Live, Outputs, Owner, ResourceId};
 use crate::plan::{self, Action, Change};
 use crate::resolve::Resolver;
@@ -30,6 +32,14 @@ pub struct Engine<'a> {
     pub stack: &'a Stack,
     pub graph: Graph,
     pub packages: Packages,
+    factory: Factory,
+}
+
+/// Makes the resource for one declared entry: the kinds' registry, or fakes in tests.
+pub type Factory = fn(&manifest::Resource, &Build<'_>) -> Box<dyn Resource>;
+
+fn registry(declared: &manifest::Resource, build: &Build<'_>) -> Box<dyn Resource> {
+    resources::kind(declared.kind()).build(declared, build)
 }
 
 /// What the walk tells whoever shows it: work on a resource began, or ended.
@@ -88,12 +98,18 @@ fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
 
 impl<'a> Engine<'a> {
     pub fn new(ctx: &'a Ctx, stack: &'a Stack) -> Result<Engine<'a>> {
+        Engine::with_factory(ctx, stack, registry)
+    }
+
+    /// An engine whose resources come from `factory` instead of the kinds' registry.
+    pub fn with_factory(ctx: &'a Ctx, stack: &'a Stack, factory: Factory) -> Result<Engine<'a>> {
         let packages = resources::package_all(stack)?;
         Ok(Engine {
             ctx,
             stack,
             graph: stack.graph.clone(),
             packages,
+            factory,
         })
     }
 
@@ -127,7 +143,7 @@ impl<'a> Engine<'a> {
             resolver: &self.resolver(outputs),
             package: self.packages.get(id).cloned(),
         };
-        resources::kind(id.kind).build(declared, &build)
+        (self.factory)(declared, &build)
     }
 
     /// The first reference of `id` that cannot be resolved with `outputs`.
