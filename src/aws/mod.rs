@@ -454,12 +454,16 @@ async fn discover_endpoint(endpoint: &str, declared: &str) -> Result<Platform> {
 }
 
 /// Whether `declared` (URLs separated by commas or spaces) names `endpoint`, however spelled.
+/// A text that does not parse names nothing and is named by nothing.
 fn names_endpoint(declared: &str, endpoint: &str) -> bool {
-    let wanted = crate::runfiles::canonical_endpoint(endpoint);
+    use crate::endpoint::Endpoint;
+    let Ok(wanted) = Endpoint::parse(endpoint) else {
+        return false;
+    };
     declared
         .split([',', ' '])
-        .filter(|d| !d.trim().is_empty())
-        .any(|d| crate::runfiles::canonical_endpoint(d.trim()) == wanted)
+        .filter_map(|d| Endpoint::parse(d).ok())
+        .any(|d| d.canonical() == wanted.canonical())
 }
 
 /// AWS's own host names: those are real AWS whatever anyone calls them.
@@ -488,6 +492,7 @@ mod tests {
         assert!(!names_endpoint(declared, "http://127.0.0.1:5001"));
         assert!(!names_endpoint(declared, "http://10.0.0.8:4566"));
         assert!(!names_endpoint("", "http://127.0.0.1:5000"));
+        assert!(!names_endpoint("not a url", "not a url"));
     }
 
     #[test]
