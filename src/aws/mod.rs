@@ -466,18 +466,10 @@ fn names_endpoint(declared: &str, endpoint: &str) -> bool {
         .any(|d| d.canonical() == wanted.canonical())
 }
 
-/// AWS's own host names: those are real AWS whatever anyone calls them.
+/// AWS's own host names: those are real AWS whatever anyone calls them. A text that does not
+/// parse could be AWS spelled oddly, so it counts as AWS and is never trusted as an emulator.
 fn is_aws_host(endpoint: &str) -> bool {
-    let rest = endpoint.split_once("://").map_or(endpoint, |(_, r)| r);
-    let authority = rest.split('/').next().unwrap_or(rest);
-    let host = authority
-        .rsplit_once(':')
-        .map_or(authority, |(h, _)| h)
-        .trim_end_matches('.')
-        .to_ascii_lowercase();
-    arn::AWS_DOMAINS
-        .iter()
-        .any(|d| host == *d || host.ends_with(&format!(".{d}")))
+    crate::endpoint::Endpoint::parse(endpoint).map_or(true, |e| e.is_within(arn::AWS_DOMAINS))
 }
 
 #[cfg(test)]
@@ -502,6 +494,10 @@ mod tests {
         assert!(is_aws_host("https://sts.us-east-1.api.aws:443"));
         assert!(!is_aws_host("http://127.0.0.1:5000"));
         assert!(!is_aws_host("http://notamazonaws.com:5000"));
+        assert!(is_aws_host("https://SQS.us-east-1.AmazonAWS.com.:443"));
+        assert!(is_aws_host("https://a:b@sqs.us-east-1.amazonaws.com"));
+        assert!(is_aws_host("https://sqs.us-east-1.amazonaws.com:99999"));
+        assert!(is_aws_host("not a url"));
     }
 
     /// A local HTTP server giving every request the same raw answer; counts the requests.
