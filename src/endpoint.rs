@@ -57,6 +57,11 @@ impl Endpoint {
         Ok(Endpoint { scheme, host, port })
     }
 
+    /// The port connected to: the one written, else the scheme's (80, 443).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     /// `scheme://host:port`, every loopback spelling as `loopback`: equal for one target.
     pub fn canonical(&self) -> String {
         let host = if self.is_loopback() {
@@ -146,6 +151,8 @@ mod tests {
         assert_eq!(canonical("http://example.com"), "http://example.com:80");
         assert_eq!(canonical("http://example.com:80"), "http://example.com:80");
         assert_eq!(canonical("example.com"), "http://example.com:80");
+        assert_eq!(Endpoint::parse("https://example.com").unwrap().port(), 443);
+        assert_eq!(Endpoint::parse("http://h:4566/x").unwrap().port(), 4566);
     }
 
     #[test]

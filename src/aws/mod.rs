@@ -244,11 +244,7 @@ impl Ctx {
             return None;
         }
         let endpoint = self.target.endpoint.as_deref()?;
-        let authority = endpoint.split("://").nth(1)?.split('/').next()?;
-        let port = authority
-            .rsplit_once(':')
-            .map(|(_, p)| p)
-            .filter(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))?;
+        let port = crate::endpoint::Endpoint::parse(endpoint).ok()?.port();
         Some(format!(
             "http://{api_id}.execute-api.localhost.localstack.cloud:{port}/{stage}"
         ))
