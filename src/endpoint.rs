@@ -13,6 +13,8 @@ pub struct Endpoint {
     scheme: String,
     host: Host<String>,
     port: u16,
+    /// The port as written, when it is not the scheme's default (`url` drops default ports).
+    explicit_port: Option<u16>,
 }
 
 impl Endpoint {
@@ -54,7 +56,12 @@ impl Endpoint {
         let Some(port) = url.port_or_known_default() else {
             bail!("`{text}` is not an endpoint URL: it has no port");
         };
-        Ok(Endpoint { scheme, host, port })
+        Ok(Endpoint {
+            scheme,
+            host,
+            port,
+            explicit_port: url.port(),
+        })
     }
 
     /// The port connected to: the one written, else the scheme's (80, 443).
@@ -70,6 +77,14 @@ impl Endpoint {
             self.host.to_string()
         };
         format!("{}://{host}:{}", self.scheme, self.port)
+    }
+
+    /// Host, and port when one other than the default is written: `lab-07:4566`.
+    pub fn short_name(&self) -> String {
+        match self.explicit_port {
+            Some(port) => format!("{}:{port}", self.host),
+            None => self.host.to_string(),
+        }
     }
 
     /// Whether the host is one of `domains` or a subdomain of one (an IP address never is).
@@ -162,6 +177,18 @@ mod tests {
             "http://lab-07.example:4566"
         );
         assert_eq!(canonical("http://[FE80::1]:4566"), "http://[fe80::1]:4566");
+    }
+
+    #[test]
+    fn short_names_are_host_and_written_port() {
+        let short = |t: &str| Endpoint::parse(t).unwrap().short_name();
+        assert_eq!(short("http://lab-07:4566"), "lab-07:4566");
+        assert_eq!(short("http://127.0.0.1:4601/"), "127.0.0.1:4601");
+        assert_eq!(short("http://LAB-07:4566/path?q"), "lab-07:4566");
+        assert_eq!(short("http://user:secret@lab-07:4566"), "lab-07:4566");
+        assert_eq!(short("http://[::1]:4566"), "[::1]:4566");
+        assert_eq!(short("https://lab-07"), "lab-07");
+        assert_eq!(short("https://lab-07:443"), "lab-07");
     }
 
     #[test]
