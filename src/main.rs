@@ -3,6 +3,7 @@
 mod aws;
 mod cli;
 mod commands;
+mod endpoint;
 mod engine;
 mod graph;
 mod manifest;

@@ -19,9 +19,7 @@ pub struct Package {
 
 /// Zips `dir` (only `files` of it, when given). Refuses anything that would escape `dir`.
 pub fn build(dir: &Path, files: Option<&[String]>) -> Result<Package> {
-    let root = dir
-        .canonicalize()
-        .with_context(|| format!("function code directory {} cannot be read", dir.display()))?;
+    let root = code_root(dir)?;
     let mut entries = match files {
         Some(list) => list
             .iter()
@@ -46,6 +44,23 @@ pub fn build(dir: &Path, files: Option<&[String]>) -> Result<Package> {
     let zip = zip.finish()?.into_inner();
     let sha256 = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&zip));
     Ok(Package { zip, sha256 })
+}
+
+/// Every file under `dir` that [`build`] zips when given no list, relative to `dir`, sorted.
+pub fn files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = walk(&code_root(dir)?)?;
+    out.sort();
+    Ok(out)
+}
+
+fn code_root(dir: &Path) -> Result<PathBuf> {
+    dir.canonicalize()
+        .with_context(|| format!("function code directory {} cannot be read", dir.display()))
+}
+
+/// Hidden entries and Python caches: never packaged, so never watched.
+fn skipped(name: &str) -> bool {
+    name.starts_with('.') || name == "__pycache__" || name.ends_with(".pyc")
 }
 
 /// A listed file, checked to be a regular file inside `root` once symlinks are followed.
@@ -80,7 +95,7 @@ fn checked_path(root: &Path, relative: &Path) -> Result<PathBuf> {
     Ok(relative.to_path_buf())
 }
 
-/// Every file under `root`, skipping hidden entries and Python caches.
+/// Every file under `root` (canonical), skipping what [`skipped`] names.
 fn walk(root: &Path) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     let mut stack = vec![PathBuf::new()];
@@ -90,9 +105,7 @@ fn walk(root: &Path) -> Result<Vec<PathBuf>> {
         for entry in listing {
             let entry = entry?;
             let name = entry.file_name();
-            let name_str = name.to_string_lossy();
-            if name_str.starts_with('.') || name_str == "__pycache__" || name_str.ends_with(".pyc")
-            {
+            if skipped(&name.to_string_lossy()) {
                 continue;
             }
             let relative = dir.join(&name);
@@ -147,6 +160,26 @@ mod tests {
         assert_eq!(archive.by_index(0).unwrap().unix_mode(), Some(0o100644));
         std::fs::write(dir.path().join("a.py"), "y = 3\n").unwrap();
         assert_ne!(build(dir.path(), None).unwrap().sha256, first.sha256);
+    }
+
+    #[test]
+    fn files_are_what_build_zips() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("pkg/__pycache__")).unwrap();
+        std::fs::write(dir.path().join("pkg/b.py"), "1").unwrap();
+        std::fs::write(dir.path().join("pkg/__pycache__/b.pyc"), "x").unwrap();
+        std::fs::write(dir.path().join("a.py"), "2").unwrap();
+        std::fs::write(dir.path().join("a.pyc"), "x").unwrap();
+        std::fs::write(dir.path().join(".a.py.swp"), "x").unwrap();
+        let listed = files(dir.path()).unwrap();
+        assert_eq!(listed, [PathBuf::from("a.py"), PathBuf::from("pkg/b.py")]);
+        let package = build(dir.path(), None).unwrap();
+        let mut archive = zip::ZipArchive::new(Cursor::new(package.zip)).unwrap();
+        let zipped: Vec<String> = (0..archive.len())
+            .map(|i| archive.by_index(i).unwrap().name().unwrap().to_string())
+            .collect();
+        assert_eq!(zipped, ["a.py", "pkg/b.py"]);
+        assert!(files(&dir.path().join("missing")).is_err());
     }
 
     #[cfg(unix)]

@@ -93,36 +93,9 @@ impl RunFiles {
 /// `http://localhost:4566`, `http://127.0.0.1:4566/` and `http://s3.localhost.localstack.cloud:4566`
 /// are one LocalStack.
 pub fn canonical_endpoint(endpoint: &str) -> String {
-    let (scheme, rest) = endpoint.split_once("://").unwrap_or(("http", endpoint));
-    let authority = rest.split('/').next().unwrap_or(rest);
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) if !h.ends_with(':') && p.chars().all(|c| c.is_ascii_digit()) => {
-            (h, p.to_owned())
-        }
-        _ => (
-            authority,
-            if scheme == "https" {
-                "443".into()
-            } else {
-                "80".into()
-            },
-        ),
-    };
-    let host = host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_ascii_lowercase();
-    let loopback = matches!(host.as_str(), "localhost" | "::1" | "0.0.0.0")
-        || host.starts_with("127.")
-        || host == "localhost.localstack.cloud"
-        || host.ends_with(".localhost.localstack.cloud")
-        || host.ends_with(".localhost");
-    let host = if loopback {
-        "loopback".to_owned()
-    } else {
-        host
-    };
-    format!("{scheme}://{host}:{port}")
+    // Every canonical form parses, so a text that does not can stand for itself without clashing.
+    crate::endpoint::Endpoint::parse(endpoint)
+        .map_or_else(|_| endpoint.trim().to_owned(), |e| e.canonical())
 }
 
 #[cfg(test)]

@@ -317,11 +317,7 @@ impl Ctx {
             return None;
         }
         let endpoint = self.target.endpoint.as_deref()?;
-        let authority = endpoint.split("://").nth(1)?.split('/').next()?;
-        let port = authority
-            .rsplit_once(':')
-            .map(|(_, p)| p)
-            .filter(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))?;
+        let port = crate::endpoint::Endpoint::parse(endpoint).ok()?.port();
         Some(format!(
             "http://{api_id}.execute-api.localhost.localstack.cloud:{port}/{stage}"
         ))
@@ -535,26 +531,22 @@ async fn discover_endpoint(endpoint: &str, declared: &str) -> Result<Platform> {
 }
 
 /// Whether `declared` (URLs separated by commas or spaces) names `endpoint`, however spelled.
+/// A text that does not parse names nothing and is named by nothing.
 fn names_endpoint(declared: &str, endpoint: &str) -> bool {
-    let wanted = crate::runfiles::canonical_endpoint(endpoint);
+    use crate::endpoint::Endpoint;
+    let Ok(wanted) = Endpoint::parse(endpoint) else {
+        return false;
+    };
     declared
         .split([',', ' '])
-        .filter(|d| !d.trim().is_empty())
-        .any(|d| crate::runfiles::canonical_endpoint(d.trim()) == wanted)
+        .filter_map(|d| Endpoint::parse(d).ok())
+        .any(|d| d.canonical() == wanted.canonical())
 }
 
-/// AWS's own host names: those are real AWS whatever anyone calls them.
+/// AWS's own host names: those are real AWS whatever anyone calls them. A text that does not
+/// parse could be AWS spelled oddly, so it counts as AWS and is never trusted as an emulator.
 fn is_aws_host(endpoint: &str) -> bool {
-    let rest = endpoint.split_once("://").map_or(endpoint, |(_, r)| r);
-    let authority = rest.split('/').next().unwrap_or(rest);
-    let host = authority
-        .rsplit_once(':')
-        .map_or(authority, |(h, _)| h)
-        .trim_end_matches('.')
-        .to_ascii_lowercase();
-    arn::AWS_DOMAINS
-        .iter()
-        .any(|d| host == *d || host.ends_with(&format!(".{d}")))
+    crate::endpoint::Endpoint::parse(endpoint).map_or(true, |e| e.is_within(arn::AWS_DOMAINS))
 }
 
 #[cfg(test)]
@@ -569,6 +561,7 @@ mod tests {
         assert!(!names_endpoint(declared, "http://127.0.0.1:5001"));
         assert!(!names_endpoint(declared, "http://10.0.0.8:4566"));
         assert!(!names_endpoint("", "http://127.0.0.1:5000"));
+        assert!(!names_endpoint("not a url", "not a url"));
     }
 
     #[test]
@@ -578,6 +571,10 @@ mod tests {
         assert!(is_aws_host("https://sts.us-east-1.api.aws:443"));
         assert!(!is_aws_host("http://127.0.0.1:5000"));
         assert!(!is_aws_host("http://notamazonaws.com:5000"));
+        assert!(is_aws_host("https://SQS.us-east-1.AmazonAWS.com.:443"));
+        assert!(is_aws_host("https://a:b@sqs.us-east-1.amazonaws.com"));
+        assert!(is_aws_host("https://sqs.us-east-1.amazonaws.com:99999"));
+        assert!(is_aws_host("not a url"));
     }
 
     /// A local HTTP server giving every request the same raw answer; counts the requests.

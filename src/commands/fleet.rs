@@ -135,8 +135,9 @@ fn aws_region_of(target: &str) -> Option<Option<String>> {
 
 /// `http://lab-07:4566` → `lab-07:4566`: enough to tell rows apart.
 fn short_name(endpoint: &str) -> String {
-    let rest = endpoint.split_once("://").map_or(endpoint, |(_, r)| r);
-    rest.trim_end_matches('/').to_owned()
+    // A text that does not parse fails on its own row later; shown as given until then.
+    crate::endpoint::Endpoint::parse(endpoint)
+        .map_or_else(|_| endpoint.trim().to_owned(), |e| e.short_name())
 }
 
 #[derive(Debug, Deserialize)]

@@ -189,25 +189,19 @@ fn epoch_ms(t: SystemTime) -> i64 {
 
 /// Milliseconds since the epoch as `2026-11-28 12:34:56.789Z` (UTC, as Lambda logs).
 fn utc(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}.{:03}Z",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60,
-        ms.rem_euclid(1000)
-    )
+    use aws_smithy_types::DateTime;
+    use aws_smithy_types::date_time::Format;
+    let t = DateTime::from_millis(ms);
+    // RFC 3339 drops a zero fraction, so whole seconds come from the SDK and millis always follow.
+    match DateTime::from_secs(t.secs()).fmt(Format::DateTime) {
+        Ok(text) => format!(
+            "{}.{:03}Z",
+            text.trim_end_matches('Z').replacen('T', " ", 1),
+            t.subsec_nanos() / 1_000_000
+        ),
+        // Outside years 1-9999, which no log event has: the raw number, rather than nothing.
+        Err(_) => format!("{ms} ms since 1970"),
+    }
 }
 
 #[cfg(test)]
@@ -220,6 +214,9 @@ mod tests {
         assert_eq!(utc(951_782_400_000), "2000-02-29 00:00:00.000Z");
         assert_eq!(utc(1_795_888_643_592), "2026-11-28 17:57:23.592Z");
         assert_eq!(utc(-1), "1969-12-31 23:59:59.999Z");
+        assert_eq!(utc(1_795_888_643_000), "2026-11-28 17:57:23.000Z");
+        assert_eq!(utc(253_402_300_799_999), "9999-12-31 23:59:59.999Z");
+        assert_eq!(utc(i64::MAX), format!("{} ms since 1970", i64::MAX));
     }
 
     #[test]

@@ -152,25 +152,12 @@ fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
     Some((meta.modified().ok()?, meta.len()))
 }
 
-/// Every file under `dir`, skipping what packaging skips (hidden entries, Python caches,
-/// which running the functions' tests rewrites). Symlinked directories are not followed.
+/// What packaging would zip, stamped; a directory it cannot walk is empty, and the apply says why.
 fn walk(dir: &Path, out: &mut Fingerprint) {
-    let Ok(listing) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in listing.flatten() {
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with('.') || name == "__pycache__" || name.ends_with(".pyc") {
-            continue;
-        }
-        let path = entry.path();
-        if entry.file_type().is_ok_and(|t| t.is_dir()) {
-            walk(&path, out);
-        } else {
-            let s = stamp(&path);
-            out.insert(path, s);
-        }
+    for relative in crate::package::files(dir).unwrap_or_default() {
+        let path = dir.join(relative);
+        let s = stamp(&path);
+        out.insert(path, s);
     }
 }
 
