@@ -388,7 +388,7 @@ async fn delete_version(ctx: &Ctx, arn: &str, version: &str) -> Result<()> {
 }
 
 /// IAM returns documents URL-encoded; undo that, then canonicalize.
-pub fn normalize_document(raw: &str) -> String {
+pub(super) fn normalize_document(raw: &str) -> String {
     let decoded = percent_encoding::percent_decode_str(raw).decode_utf8_lossy();
     match serde_json::from_str::<Json>(&decoded) {
         Ok(v) => canonical(&v),
@@ -398,7 +398,7 @@ pub fn normalize_document(raw: &str) -> String {
 
 /// A form in which equal policies are equal text: keys sorted (serde_json's map is ordered),
 /// one-element lists written as lists, lists of actions and resources sorted, statements sorted.
-pub fn canonical(doc: &Json) -> String {
+pub(super) fn canonical(doc: &Json) -> String {
     let mut doc = doc.clone();
     if let Some(statements) = doc.get_mut("Statement") {
         if !statements.is_array() {
