@@ -264,3 +264,40 @@ async fn deleted_api_gets_a_new_api_and_permission() {
     }
     lab.exstack(&["down"]).ok();
 }
+
+/// A description written into stack.toml after the lab is up: each is planned as a change,
+/// `up` applies it in place, and the lab is then in sync (it used to be sent only on create).
+#[tokio::test]
+async fn edited_descriptions_are_planned_and_applied() {
+    let lab = Lab::new("ddesc");
+    lab.exstack(&["up"]).ok();
+    lab.edit_stack(
+        "handler = \"task_processor.handler\"",
+        "handler = \"task_processor.handler\"\ndescription = \"Processes tasks\"",
+    );
+    lab.edit_stack(
+        "trusted_services = [\"lambda.amazonaws.com\"]",
+        "description = \"Lets the processor read tasks\"\ntrusted_services = [\"lambda.amazonaws.com\"]",
+    );
+    let plan = lab.exstack(&["plan"]).ok();
+    assert!(
+        plan.stdout.contains("Description:  → Processes tasks"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains("description:  → Lets the processor read tasks"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("0 to create, 2 to update"),
+        "{}",
+        plan.stdout
+    );
+    lab.exstack(&["up"]).ok();
+    let status = lab.exstack(&["status"]);
+    assert_eq!(status.code, 0, "{}{}", status.stdout, status.stderr);
+    lab.exstack(&["down"]).ok();
+}

@@ -355,6 +355,10 @@ impl Resource for Function {
             ("Timeout".into(), self.timeout.to_string().into()),
             ("MemorySize".into(), self.memory.to_string().into()),
             (CODE.into(), code),
+            (
+                "Description".into(),
+                self.description.clone().unwrap_or_default().into(),
+            ),
         ]);
         for (k, v) in &self.environment {
             f.insert(format!("{ENV_PREFIX}{k}"), v.clone());
@@ -387,6 +391,10 @@ impl Resource for Function {
                 c.memory_size().unwrap_or_default().to_string(),
             ),
             (CODE, c.code_sha256().unwrap_or_default().to_owned()),
+            (
+                "Description",
+                c.description().unwrap_or_default().to_owned(),
+            ),
         ]);
         let env = c.environment().and_then(|e| e.variables());
         for (k, v) in env.into_iter().flatten() {
@@ -464,6 +472,7 @@ impl Resource for Function {
                     .handler(&self.handler)
                     .timeout(self.timeout)
                     .memory_size(self.memory)
+                    .description(self.description.clone().unwrap_or_default())
                     .environment(environment.clone())
                     .send()
                     .await

@@ -24,6 +24,7 @@ pub const KIND: Kind = Kind::new(3, "roles", "role");
 
 const TRUST: &str = "trust_policy";
 const ATTACHED: &str = "attached_policies";
+const DESCRIPTION: &str = "description";
 
 /// An IAM role that AWS services may assume.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -225,9 +226,11 @@ impl Resource for Role {
             .policies
             .as_ref()
             .map_or(Value::Unknown, |p| join(p).into());
+        let description = self.description.clone().unwrap_or_default();
         Fields::from([
             (TRUST.into(), self.trust_policy.clone().into()),
             (ATTACHED.into(), attached),
+            (DESCRIPTION.into(), description.into()),
         ])
     }
 
@@ -249,6 +252,10 @@ impl Resource for Role {
         let fields = Fields::from([
             (TRUST.into(), normalize_document(trust).into()),
             (ATTACHED.into(), join(&attached).into()),
+            (
+                DESCRIPTION.into(),
+                role.description().unwrap_or_default().into(),
+            ),
         ]);
         let owner = Owner::from_tag(tag, &ctx.stack);
         Ok(Some(
@@ -285,6 +292,15 @@ impl Resource for Role {
                         .send()
                         .await
                         .aws("UpdateAssumeRolePolicy")?;
+                }
+                DESCRIPTION => {
+                    ctx.iam
+                        .update_role()
+                        .role_name(&self.id.name)
+                        .description(self.description.clone().unwrap_or_default())
+                        .send()
+                        .await
+                        .aws("UpdateRole")?;
                 }
                 ATTACHED => {
                     let attached = match live.state::<Attached>() {
