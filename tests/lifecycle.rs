@@ -273,3 +273,62 @@ async fn up_in_a_china_region_uses_the_aws_cn_partition() {
     let lab = Lab::new("china");
     converges_in(&lab, "cn-north-1", "aws-cn").await;
 }
+
+/// An object S3 refuses to delete (here under a legal hold) makes `down` stop and name it,
+/// instead of listing and deleting the same page for ever; once the hold is lifted, `down`
+/// finishes.
+#[tokio::test]
+async fn down_names_an_object_s3_will_not_delete() {
+    use aws_sdk_s3::types::{
+        BucketVersioningStatus, ObjectLockConfiguration, ObjectLockEnabled, ObjectLockLegalHold,
+        ObjectLockLegalHoldStatus, VersioningConfiguration,
+    };
+    let lab = Lab::new("dlock");
+    lab.exstack(&["up"]).ok();
+    let c = lab.clients().await;
+    let bucket = lab.name("task-results");
+    let versioning = VersioningConfiguration::builder()
+        .status(BucketVersioningStatus::Enabled)
+        .build();
+    c.s3.put_bucket_versioning()
+        .bucket(&bucket)
+        .versioning_configuration(versioning)
+        .send()
+        .await
+        .unwrap();
+    let lock = ObjectLockConfiguration::builder()
+        .object_lock_enabled(ObjectLockEnabled::Enabled)
+        .build();
+    c.s3.put_object_lock_configuration()
+        .bucket(&bucket)
+        .object_lock_configuration(lock)
+        .send()
+        .await
+        .unwrap();
+    c.s3.put_object()
+        .bucket(&bucket)
+        .key("held.json")
+        .body(b"{}".to_vec().into())
+        .object_lock_legal_hold_status(ObjectLockLegalHoldStatus::On)
+        .send()
+        .await
+        .unwrap();
+    let down = lab.exstack(&["down"]);
+    assert_eq!(down.code, 1, "{}{}", down.stdout, down.stderr);
+    assert!(down.stderr.contains("held.json"), "{}", down.stderr);
+    let versions = c.s3.list_object_versions().bucket(&bucket).send().await.unwrap();
+    for v in versions.versions() {
+        let off = ObjectLockLegalHold::builder()
+            .status(ObjectLockLegalHoldStatus::Off)
+            .build();
+        c.s3.put_object_legal_hold()
+            .bucket(&bucket)
+            .key(v.key().unwrap())
+            .set_version_id(v.version_id().map(str::to_owned))
+            .legal_hold(off)
+            .send()
+            .await
+            .unwrap();
+    }
+    lab.exstack(&["down"]).ok();
+}

@@ -245,8 +245,9 @@ pub async fn empty(ctx: &Ctx, bucket: &str) -> Result<usize> {
         if objects.is_empty() {
             return Ok(deleted);
         }
-        deleted += objects.len();
-        ctx.s3
+        let count = objects.len();
+        let answer = ctx
+            .s3
             .delete_objects()
             .bucket(bucket)
             .delete(
@@ -258,5 +259,21 @@ pub async fn empty(ctx: &Ctx, bucket: &str) -> Result<usize> {
             .send()
             .await
             .aws("DeleteObjects")?;
+        // A version S3 will not delete (object lock, a legal hold, a denied permission) would
+        // come back on every listing: stop, naming it, instead of trying for ever.
+        if let Some(refused) = answer.errors().first() {
+            anyhow::bail!(
+                "S3 refused to delete {}{} from bucket {bucket}: {} ({}); {} of {count} objects in this batch were not deleted",
+                refused.key().unwrap_or("an object"),
+                refused
+                    .version_id()
+                    .map(|v| format!(" (version {v})"))
+                    .unwrap_or_default(),
+                refused.message().unwrap_or("no reason given"),
+                refused.code().unwrap_or("no code"),
+                answer.errors().len(),
+            );
+        }
+        deleted += count;
     }
 }
