@@ -316,7 +316,12 @@ async fn down_names_an_object_s3_will_not_delete() {
     let down = lab.exstack(&["down"]);
     assert_eq!(down.code, 1, "{}{}", down.stdout, down.stderr);
     assert!(down.stderr.contains("held.json"), "{}", down.stderr);
-    let versions = c.s3.list_object_versions().bucket(&bucket).send().await.unwrap();
+    let versions =
+        c.s3.list_object_versions()
+            .bucket(&bucket)
+            .send()
+            .await
+            .unwrap();
     for v in versions.versions() {
         let off = ObjectLockLegalHold::builder()
             .status(ObjectLockLegalHoldStatus::Off)

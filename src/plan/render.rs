@@ -18,7 +18,9 @@ pub fn text(changes: &[Change], verb: &str) -> String {
         );
         for f in &c.fields {
             if c.action != Action::Create {
-                let _ = writeln!(out, "        {}", field_line(f));
+                for line in field_lines(f) {
+                    let _ = writeln!(out, "        {line}");
+                }
             }
         }
     }
@@ -62,7 +64,40 @@ pub fn done_line(s: &Summary) -> String {
     }
 }
 
-/// `VisibilityTimeout: 30 → 60`, with absent values shown as such.
+/// `VisibilityTimeout: 30 → 60`; a JSON document (a policy) as a line diff of its
+/// pretty-printed forms, `-` live and `+` desired, so the changed statement stands out.
+pub fn field_lines(f: &FieldDiff) -> Vec<String> {
+    let pretty = |v: &Option<Value>| {
+        let json: serde_json::Value = serde_json::from_str(v.as_ref()?.known()?).ok()?;
+        json.is_object()
+            .then(|| serde_json::to_string_pretty(&json).ok())?
+    };
+    let (Some(live), Some(desired)) = (pretty(&f.live), pretty(&f.desired)) else {
+        return vec![field_line(f)];
+    };
+    let replacement = if f.forces_replacement {
+        " (forces replacement)"
+    } else {
+        ""
+    };
+    let mut lines = vec![format!("{}:{replacement}", f.field)];
+    let diff = similar::TextDiff::from_lines(&live, &desired);
+    for group in diff.grouped_ops(1) {
+        for op in group {
+            for change in diff.iter_changes(&op) {
+                let sign = match change.tag() {
+                    similar::ChangeTag::Delete => '-',
+                    similar::ChangeTag::Insert => '+',
+                    similar::ChangeTag::Equal => ' ',
+                };
+                lines.push(format!("  {sign} {}", change.value().trim_end()));
+            }
+        }
+    }
+    lines
+}
+
+/// `VisibilityTimeout: 30 → 60`, with absent values shown as such, on one line.
 pub fn field_line(f: &FieldDiff) -> String {
     let show = |v: &Option<Value>| v.as_ref().map_or("(absent)".into(), ToString::to_string);
     let mut line = format!("{}: {} → {}", f.field, show(&f.live), show(&f.desired));
@@ -92,9 +127,14 @@ pub fn status_text(changes: &[Change]) -> String {
     for c in changes {
         let state = State::of(c.action).label();
         let _ = writeln!(out, "{state:>10}  {}{}", c.id, not_owned_note(c));
-        if matches!(c.action, Action::Update | Action::Replace) {
-            for f in &c.fields {
-                let _ = writeln!(out, "              {}", field_line(f));
+        // A resource someone else owns is compared too: a student's hand-built queue shows
+        // how it differs from the lab.
+        if matches!(
+            c.action,
+            Action::Update | Action::Replace | Action::NotOwned
+        ) {
+            for line in c.fields.iter().flat_map(field_lines) {
+                let _ = writeln!(out, "              {line}");
             }
         }
     }
@@ -107,6 +147,35 @@ mod tests {
     use crate::model::{Kind, ResourceId};
 
     const QUEUE: Kind = Kind::new(0, "queues", "queue");
+
+    #[test]
+    fn a_changed_document_is_a_line_diff() {
+        let doc = |action: &str| {
+            format!(
+                r#"{{"Statement":[{{"Action":["{action}"],"Effect":"Allow"}}],"Version":"2012-10-17"}}"#
+            )
+        };
+        let f = FieldDiff {
+            field: "document".into(),
+            live: Some(Value::from(doc("sqs:*"))),
+            desired: Some(Value::from(doc("sqs:SendMessage"))),
+            forces_replacement: false,
+        };
+        let lines = field_lines(&f);
+        assert_eq!(lines[0], "document:");
+        assert!(
+            lines.contains(&"  -         \"sqs:*\"".to_owned()),
+            "{lines:#?}"
+        );
+        assert!(
+            lines.contains(&"  +         \"sqs:SendMessage\"".to_owned()),
+            "{lines:#?}"
+        );
+        assert!(
+            !lines.iter().any(|l| l.contains("Version")),
+            "only changes and their context"
+        );
+    }
 
     #[test]
     fn renders_symbols_fields_and_summary() {
