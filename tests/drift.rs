@@ -301,3 +301,29 @@ async fn edited_descriptions_are_planned_and_applied() {
     assert_eq!(status.code, 0, "{}{}", status.stdout, status.stderr);
     lab.exstack(&["down"]).ok();
 }
+
+/// IAM cannot change a policy's description, so a new one replaces the policy: the plan says
+/// so, and the new policy is attached to the roles the old one was (status then in sync,
+/// attachments included).
+#[tokio::test]
+async fn a_policy_description_replaces_it_and_keeps_its_roles() {
+    let lab = Lab::new("dpoldesc");
+    lab.exstack(&["up"]).ok();
+    let marker = format!("[[policies.{}.statements]]", lab.name("SQSProcessorPolicy"));
+    lab.edit_stack(
+        &marker,
+        &format!("description = \"Reads tasks, writes results\"\n\n{marker}"),
+    );
+    let plan = lab.exstack(&["plan"]).ok();
+    assert!(
+        plan.stdout
+            .contains("description:  → Reads tasks, writes results (forces replacement)"),
+        "{}",
+        plan.stdout
+    );
+    assert!(plan.stdout.contains("1 to replace"), "{}", plan.stdout);
+    lab.exstack(&["up"]).ok();
+    let status = lab.exstack(&["status"]);
+    assert_eq!(status.code, 0, "{}{}", status.stdout, status.stderr);
+    lab.exstack(&["down"]).ok();
+}

@@ -372,10 +372,7 @@ impl<'a> Engine<'a> {
                     .await
                     .map_err(fail)?
             }
-            (Action::Replace, Some(live)) => {
-                resource.delete(ctx, live).await.map_err(fail)?;
-                resource.create(ctx).await.map_err(fail)?
-            }
+            (Action::Replace, Some(live)) => resource.replace(ctx, live).await.map_err(fail)?,
             (action, _) => return Err(fail(anyhow!("nothing to {action:?} against"))),
         };
         let settled_outputs = outputs.clone();

@@ -96,6 +96,13 @@ pub trait Resource: Send + Sync {
     /// Deletes it; something already gone is success.
     async fn delete(&self, ctx: &Ctx, live: &Live) -> Result<()>;
 
+    /// Deletes and creates it again, for a change of a field in `replaced_by`. A kind whose
+    /// resource others hold on to (a policy attached to roles) puts those back itself.
+    async fn replace(&self, ctx: &Ctx, live: &Live) -> Result<Outputs> {
+        self.delete(ctx, live).await?;
+        self.create(ctx).await
+    }
+
     /// Marks a live resource as ours (`up --adopt`).
     async fn tag(&self, ctx: &Ctx, live: &Live) -> Result<()>;
 }

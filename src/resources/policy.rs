@@ -19,6 +19,8 @@ use crate::resolve::all_known;
 
 pub const KIND: Kind = Kind::new(2, "policies", "policy");
 
+const DESCRIPTION: &str = "description";
+
 /// IAM keeps at most five versions of a managed policy.
 const MAX_VERSIONS: usize = 5;
 
@@ -228,7 +230,34 @@ impl Resource for Policy {
     }
 
     fn desired(&self) -> Fields {
-        Fields::from([("document".into(), self.document.clone())])
+        let description = self.description.clone().unwrap_or_default();
+        Fields::from([
+            ("document".into(), self.document.clone()),
+            (DESCRIPTION.into(), description.into()),
+        ])
+    }
+
+    /// IAM cannot change a policy's description: only a new policy has another.
+    fn replaced_by(&self) -> &'static [&'static str] {
+        &[DESCRIPTION]
+    }
+
+    /// The new policy is attached again to every role the old one was attached to.
+    async fn replace(&self, ctx: &Ctx, live: &Live) -> Result<Outputs> {
+        let roles = attached_roles(ctx, live.output("arn")?).await?;
+        self.delete(ctx, live).await?;
+        let outputs = self.create(ctx).await?;
+        let arn = outputs.get("arn").context("CreatePolicy gave no ARN")?;
+        for role in roles {
+            ctx.iam
+                .attach_role_policy()
+                .role_name(role)
+                .policy_arn(arn)
+                .send()
+                .await
+                .aws("AttachRolePolicy")?;
+        }
+        Ok(outputs)
     }
 
     async fn read(&self, ctx: &Ctx) -> Result<Option<Live>> {
@@ -262,8 +291,12 @@ impl Resource for Policy {
             .iter()
             .find(|t| t.key() == OWNER_TAG)
             .map(|t| t.value());
+        let description = policy.description().unwrap_or_default();
         Ok(Some(Live::new(
-            Fields::from([("document".into(), normalize_document(&doc).into())]),
+            Fields::from([
+                ("document".into(), normalize_document(&doc).into()),
+                (DESCRIPTION.into(), description.into()),
+            ]),
             self.outputs(arn),
             Owner::from_tag(tag, &ctx.stack),
         )))
@@ -309,25 +342,15 @@ impl Resource for Policy {
 
     async fn delete(&self, ctx: &Ctx, live: &Live) -> Result<()> {
         let arn = live.output("arn")?;
-        let attached = ctx
-            .iam
-            .list_entities_for_policy()
-            .policy_arn(arn)
-            .send()
-            .await
-            .aws("ListEntitiesForPolicy")
-            .found()?;
-        for role in attached.iter().flat_map(|a| a.policy_roles()) {
-            if let Some(name) = role.role_name() {
-                ctx.iam
-                    .detach_role_policy()
-                    .role_name(name)
-                    .policy_arn(arn)
-                    .send()
-                    .await
-                    .aws("DetachRolePolicy")
-                    .found()?;
-            }
+        for name in attached_roles(ctx, arn).await? {
+            ctx.iam
+                .detach_role_policy()
+                .role_name(name)
+                .policy_arn(arn)
+                .send()
+                .await
+                .aws("DetachRolePolicy")
+                .found()?;
         }
         for version in non_default_versions(ctx, arn).await? {
             delete_version(ctx, arn, &version).await?;
@@ -352,6 +375,23 @@ impl Resource for Policy {
             .aws("TagPolicy")?;
         Ok(())
     }
+}
+
+/// The roles the policy is attached to.
+async fn attached_roles(ctx: &Ctx, arn: &str) -> Result<Vec<String>> {
+    let attached = ctx
+        .iam
+        .list_entities_for_policy()
+        .policy_arn(arn)
+        .send()
+        .await
+        .aws("ListEntitiesForPolicy")
+        .found()?;
+    Ok(attached
+        .iter()
+        .flat_map(|a| a.policy_roles())
+        .filter_map(|r| r.role_name().map(str::to_owned))
+        .collect())
 }
 
 /// Version ids other than the default, newest first.
