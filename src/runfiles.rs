@@ -42,7 +42,7 @@ impl RunFiles {
             .open(&self.lock)
             .with_context(|| format!("cannot open the lock file {}", self.lock.display()))?;
         if file.try_lock().is_err() {
-            crate::output::status(
+            crate::output::notice(
                 "Waiting",
                 format_args!(
                     "for another exstack run on stack `{stack}` to finish ({})",

@@ -5,25 +5,25 @@ use anyhow::Result;
 use clap::CommandFactory;
 use clap_complete::Shell;
 
-use crate::Exit;
+use super::Exit;
 use crate::cli::Cli;
-use crate::output;
+use crate::output::Printer;
 
 // Both render into memory first: clap_complete panics when stdout closes early
-// (`exstack completions bash | head`), and output::data does not.
+// (`exstack completions bash | head`), and the printer does not.
 
-pub fn completions(shell: Shell) -> Result<Exit> {
+pub fn completions(shell: Shell, printer: &Printer) -> Result<Exit> {
     let mut command = Cli::command();
     let name = command.get_name().to_owned();
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut command, name, &mut script);
-    output::data(String::from_utf8_lossy(&script));
+    printer.data(String::from_utf8_lossy(&script));
     Ok(Exit::Success)
 }
 
-pub fn man() -> Result<Exit> {
+pub fn man(printer: &Printer) -> Result<Exit> {
     let mut page = Vec::new();
     clap_mangen::Man::new(Cli::command()).render(&mut page)?;
-    output::data(String::from_utf8_lossy(&page));
+    printer.data(String::from_utf8_lossy(&page));
     Ok(Exit::Success)
 }

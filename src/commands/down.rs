@@ -5,23 +5,24 @@ use std::time::Instant;
 use anyhow::Result;
 use tokio_util::sync::CancellationToken;
 
+use super::Exit;
 use super::report::{as_changes, conclude, progress};
-use crate::Exit;
 use crate::aws::Ctx;
-use crate::cli::{DownArgs, Format, Global};
+use crate::cli::{DownArgs, Global};
 use crate::engine::{Engine, Observed, Outcome};
 use crate::manifest::Stack;
-use crate::output;
+use crate::output::{Format, Printer};
 use crate::plan::{Summary, render};
 
 pub async fn run(
     ctx: &Ctx,
     stack: &Stack,
     g: &Global,
+    printer: &Printer,
     args: DownArgs,
     cancel: &CancellationToken,
 ) -> Result<Exit> {
-    Ok(teardown(ctx, stack, g, args, cancel).await?.0)
+    Ok(teardown(ctx, stack, g, printer, args, cancel).await?.0)
 }
 
 /// `down`, also returning what is left of the stack (for `reset`'s `up`).
@@ -29,6 +30,7 @@ pub async fn teardown(
     ctx: &Ctx,
     stack: &Stack,
     g: &Global,
+    printer: &Printer,
     args: DownArgs,
     cancel: &CancellationToken,
 ) -> Result<(Exit, Observed)> {
@@ -40,13 +42,13 @@ pub async fn teardown(
             &observed,
             args.include_unowned,
             cancel,
-            &progress(g, |_| "Deleting"),
+            &progress(g, printer, |_| "Deleting"),
         )
         .await;
     // Leaving someone else's resource alone is what down should do, not a failure.
     let failed: Vec<&Outcome> = outcomes.iter().filter(|o| o.failed()).collect();
     if g.output == Format::Json {
-        output::json(&serde_json::json!({
+        printer.json(&serde_json::json!({
             "ok": failed.is_empty() && !cancel.is_cancelled(),
             "outcomes": outcomes,
             "calls": ctx.calls.snapshot(),
@@ -57,6 +59,7 @@ pub async fn teardown(
     let exit = conclude(
         ctx,
         g,
+        printer,
         &outcomes,
         &failed,
         cancel,
@@ -67,7 +70,7 @@ pub async fn teardown(
         }),
     );
     if g.output == Format::Text && done.not_owned > 0 {
-        output::status(
+        printer.notice(
             "Note",
             format_args!(
                 "{} left alone ({}); `exstack down --include-unowned` also deletes untagged ones",

@@ -12,12 +12,11 @@ use futures::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use super::on_target;
-use crate::Exit;
+use super::{Exit, on_target};
 use crate::aws::{DEFAULT_ENDPOINT, DEFAULT_REGION, Target};
-use crate::cli::{Command, Format, Global};
+use crate::cli::{Command, Global};
 use crate::manifest::Stack;
-use crate::output::{self, FleetView, Mark, Row};
+use crate::output::{FleetView, Format, Level, Printer, Row};
 use crate::runfiles::canonical_endpoint;
 
 /// A lab machine: where to act, and what to call it.
@@ -230,6 +229,7 @@ impl Report {
 pub async fn run(
     command: &Command,
     g: &Global,
+    printer: &Printer,
     stack: &Stack,
     machines: Vec<Machine>,
     cancel: &CancellationToken,
@@ -244,7 +244,7 @@ pub async fn run(
         }
         _ => {}
     }
-    let view = FleetView::new(machines.iter().map(|m| m.name.as_str()));
+    let view = FleetView::new(printer, machines.iter().map(|m| m.name.as_str()));
     let rows: Vec<(Machine, Arc<Row>)> = machines
         .into_iter()
         .map(|m| {
@@ -258,7 +258,7 @@ pub async fn run(
         .map(|(i, (machine, row))| async move {
             (
                 i,
-                one_machine(command, g, stack, machine, row, cancel).await,
+                one_machine(command, g, printer, stack, machine, row, cancel).await,
             )
         })
         .buffer_unordered(usize::from(g.jobs))
@@ -268,11 +268,11 @@ pub async fn run(
     let reports: Vec<Report> = reports.into_iter().map(|(_, r)| r).collect();
     let exit = worst(&reports, cancel);
     match g.output {
-        Format::Json => output::json(&serde_json::json!({
+        Format::Json => printer.json(&serde_json::json!({
             "ok": exit == Exit::Success,
             "targets": reports,
         })),
-        Format::Text => print_table(command, &reports),
+        Format::Text => print_table(printer, command, &reports),
     }
     Ok(exit)
 }
@@ -280,6 +280,7 @@ pub async fn run(
 async fn one_machine(
     command: &Command,
     g: &Global,
+    printer: &Printer,
     stack: &Stack,
     machine: Machine,
     row: Arc<Row>,
@@ -287,7 +288,8 @@ async fn one_machine(
 ) -> Report {
     let started = row.start();
     let target = machine.target.clone();
-    let result = output::on_row(row.clone(), on_target(command, g, stack, target, cancel)).await;
+    let work = on_target(command, g, printer, stack, target, cancel);
+    let result = crate::output::on_row(row.clone(), work).await;
     let elapsed = started.elapsed();
     let captured = row.take();
     let (exit, error) = match result {
@@ -306,7 +308,7 @@ async fn one_machine(
         name: machine.name,
         endpoint: machine.target.describe(),
         ok,
-        exit: exit as i32,
+        exit: i32::from(exit.code()),
         status: exit,
         elapsed_ms: elapsed.as_millis() as u64,
         changes: captured.summary,
@@ -318,8 +320,8 @@ async fn one_machine(
         },
         result: captured.json,
     };
-    let mark = if ok { Mark::Passed } else { Mark::Failed };
-    row.finish(mark, &format!("{}  {}", seconds(elapsed), report.detail()));
+    let level = if ok { Level::Progress } else { Level::Failure };
+    row.finish(level, &format!("{}  {}", seconds(elapsed), report.detail()));
     report
 }
 
@@ -353,7 +355,7 @@ fn worst(reports: &[Report], cancel: &CancellationToken) -> Exit {
 
 /// The table on stdout; then, for commands whose output is a report (status, verify, plan,
 /// outputs, graph), each machine's report under its name.
-fn print_table(command: &Command, reports: &[Report]) {
+fn print_table(printer: &Printer, command: &Command, reports: &[Report]) {
     let wn = reports
         .iter()
         .map(|r| r.name.len())
@@ -402,7 +404,7 @@ fn print_table(command: &Command, reports: &[Report]) {
             }
         }
     }
-    output::data(table);
+    printer.data(table);
 }
 
 #[cfg(test)]

@@ -7,12 +7,12 @@ use std::fmt::Write;
 
 use anyhow::{Result, anyhow};
 
-use crate::Exit;
+use super::Exit;
 use crate::aws::Ctx;
 use crate::cli::{GraphArgs, GraphFormat};
 use crate::graph::Graph;
 use crate::manifest::Stack;
-use crate::output;
+use crate::output::Printer;
 use crate::plan::State;
 use crate::resources::{Kind, ResourceId};
 
@@ -20,14 +20,19 @@ use crate::resources::{Kind, ResourceId};
 type States = BTreeMap<ResourceId, State>;
 
 /// `ctx` is given only with `--status`: without it the graph needs no AWS.
-pub async fn run(stack: &Stack, args: GraphArgs, ctx: Option<&Ctx>) -> Result<Exit> {
+pub async fn run(
+    stack: &Stack,
+    args: GraphArgs,
+    ctx: Option<&Ctx>,
+    printer: &Printer,
+) -> Result<Exit> {
     let graph = Graph::build(stack).map_err(|d| anyhow!(d.message))?;
     let states = match ctx {
         Some(ctx) => Some(live_states(ctx, stack).await?),
         None => None,
     };
     let drawing = Drawing::new(stack, &graph, states.as_ref());
-    output::data(match args.format {
+    printer.data(match args.format {
         GraphFormat::Mermaid => drawing.mermaid(),
         GraphFormat::Dot => drawing.dot(),
     });

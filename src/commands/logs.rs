@@ -8,13 +8,13 @@ use anyhow::{Result, bail};
 use aws_sdk_cloudwatchlogs::types::FilteredLogEvent;
 use tokio_util::sync::CancellationToken;
 
-use crate::Exit;
+use super::Exit;
 use crate::aws::Ctx;
 use crate::aws::errors::{AwsError, AwsResult};
-use crate::cli::{Format, Global, LogsArgs};
+use crate::cli::{Global, LogsArgs};
 use crate::manifest::Stack;
 use crate::manifest::diagnostic::closest;
-use crate::output;
+use crate::output::{Format, Printer};
 use crate::resources::Kind;
 
 /// How far back each `--follow` poll looks again: a line can be stored (ingested) a little
@@ -25,6 +25,7 @@ pub async fn run(
     ctx: &Ctx,
     stack: &Stack,
     g: &Global,
+    printer: &Printer,
     args: &LogsArgs,
     cancel: &CancellationToken,
 ) -> Result<Exit> {
@@ -52,21 +53,21 @@ pub async fn run(
                         continue;
                     };
                     if printed.insert(id.to_owned(), ts).is_none() {
-                        print_event(g, function, &event);
+                        print_event(g, printer, function, &event);
                     }
                 }
                 printed.retain(|_, ts| *ts >= start);
             }
             Err(e) if e.is_not_found() => {
                 if !args.follow {
-                    output::status(
+                    printer.status(
                         "No logs",
                         format_args!("{group} does not exist yet: {function} has not run"),
                     );
                     return Ok(Exit::Success);
                 }
                 if !said_waiting {
-                    output::status(
+                    printer.notice(
                         "Waiting",
                         format_args!("for {function} to run ({group} does not exist yet)"),
                     );
@@ -142,7 +143,7 @@ async fn read_events(
     Ok(events)
 }
 
-fn print_event(g: &Global, function: &str, event: &FilteredLogEvent) {
+fn print_event(g: &Global, printer: &Printer, function: &str, event: &FilteredLogEvent) {
     let ts = event.timestamp().unwrap_or_default();
     let stream = event.log_stream_name().unwrap_or_default();
     let message = event
@@ -150,7 +151,7 @@ fn print_event(g: &Global, function: &str, event: &FilteredLogEvent) {
         .unwrap_or_default()
         .trim_end_matches(['\n', '\r']);
     match g.output {
-        Format::Json => output::data(format_args!(
+        Format::Json => printer.data(format_args!(
             "{}\n",
             serde_json::json!({
                 "function": function,
@@ -161,7 +162,7 @@ fn print_event(g: &Global, function: &str, event: &FilteredLogEvent) {
                 "message": message,
             })
         )),
-        Format::Text => output::data(format_args!(
+        Format::Text => printer.data(format_args!(
             "{}  {}  {message}\n",
             utc(ts),
             short_stream(stream)

@@ -16,38 +16,76 @@ mod validate;
 mod verify;
 mod watch;
 
+use std::process::ExitCode;
+
 use anyhow::Result;
 use tokio_util::sync::CancellationToken;
 
-use crate::Exit;
 use crate::aws::{Ctx, Target};
 use crate::cli::{Cli, Command, Global};
 use crate::manifest::{self, Stack};
+use crate::output::Printer;
 
-pub async fn run(cli: Cli) -> Result<Exit> {
+/// Exit codes, documented in the README.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Done; for `status`, everything is in sync.
+    Success = 0,
+    /// Something failed (invalid stack.toml, an AWS error, nothing at the endpoint).
+    Failure = 1,
+    /// `status`: the live stack differs from stack.toml. `verify`: a check failed.
+    Drift = 3,
+    /// Interrupted by Ctrl-C; what finished is reported.
+    Interrupted = 130,
+}
+
+impl Exit {
+    /// The process's exit status.
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> ExitCode {
+        ExitCode::from(exit.code())
+    }
+}
+
+pub async fn run(cli: Cli, printer: &Printer) -> Result<Exit> {
     let g = &cli.global;
     // These need neither a stack file nor AWS.
     match &cli.command {
-        Command::Init(args) => return init::run(args),
-        Command::Schema => return schema::run(),
-        Command::Completions(args) => return completions::completions(args.shell),
-        Command::Man => return completions::man(),
+        Command::Init(args) => return init::run(args, printer),
+        Command::Schema => return schema::run(printer),
+        Command::Completions(args) => return completions::completions(args.shell, printer),
+        Command::Man => return completions::man(printer),
         _ => {}
     }
     let stack = load_stack(g)?;
     // These need the stack file but not AWS.
     match &cli.command {
-        Command::Validate => return validate::run(&stack, g),
-        Command::Graph(args) if !args.status => return graph::run(&stack, *args, None).await,
+        Command::Validate => return validate::run(&stack, g, printer),
+        Command::Graph(args) if !args.status => {
+            return graph::run(&stack, *args, None, printer).await;
+        }
         _ => {}
     }
     let machines = fleet::machines(g, &stack)?;
-    let cancel = interrupt_on_ctrl_c();
+    let cancel = interrupt_on_ctrl_c(printer);
     match machines.as_slice() {
         [one] if g.targets.is_none() => {
-            on_target(&cli.command, g, &stack, one.target.clone(), &cancel).await
+            on_target(
+                &cli.command,
+                g,
+                printer,
+                &stack,
+                one.target.clone(),
+                &cancel,
+            )
+            .await
         }
-        _ => fleet::run(&cli.command, g, &stack, machines, &cancel).await,
+        _ => fleet::run(&cli.command, g, printer, &stack, machines, &cancel).await,
     }
 }
 
@@ -55,13 +93,14 @@ pub async fn run(cli: Cli) -> Result<Exit> {
 pub(crate) async fn on_target(
     command: &Command,
     g: &Global,
+    printer: &Printer,
     stack: &Stack,
     target: Target,
     cancel: &CancellationToken,
 ) -> Result<Exit> {
     let ctx = Ctx::connect(target, &stack.name).await?;
     if ctx.target.is_aws() {
-        crate::output::status(
+        printer.status(
             "Target",
             format_args!("account {} on {}", ctx.account, ctx.target.describe()),
         );
@@ -79,17 +118,17 @@ pub(crate) async fn on_target(
         Command::Init(_) | Command::Schema | Command::Completions(_) | Command::Man => {
             unreachable!("run before any stack file or target: see `run`")
         }
-        Command::Validate => validate::run(stack, g),
-        Command::Graph(args) => graph::run(stack, *args, Some(&ctx)).await,
-        Command::Plan(args) => status::plan(&ctx, stack, g, *args).await,
-        Command::Status => status::status(&ctx, stack, g).await,
-        Command::Up(a) if a.watch => watch::run(&ctx, stack, g, a.up, cancel).await,
-        Command::Up(a) => up::run(&ctx, stack, g, a.up, cancel).await,
-        Command::Down(args) => down::run(&ctx, stack, g, *args, cancel).await,
-        Command::Reset(args) => reset::run(&ctx, stack, g, *args, cancel).await,
-        Command::Outputs(args) => outputs::run(&ctx, stack, g, *args).await,
-        Command::Logs(args) => logs::run(&ctx, stack, g, args, cancel).await,
-        Command::Verify(args) => verify::run(&ctx, stack, g, *args).await,
+        Command::Validate => validate::run(stack, g, printer),
+        Command::Graph(args) => graph::run(stack, *args, Some(&ctx), printer).await,
+        Command::Plan(args) => status::plan(&ctx, stack, g, printer, *args).await,
+        Command::Status => status::status(&ctx, stack, g, printer).await,
+        Command::Up(a) if a.watch => watch::run(&ctx, stack, g, printer, a.up, cancel).await,
+        Command::Up(a) => up::run(&ctx, stack, g, printer, a.up, cancel).await,
+        Command::Down(args) => down::run(&ctx, stack, g, printer, *args, cancel).await,
+        Command::Reset(args) => reset::run(&ctx, stack, g, printer, *args, cancel).await,
+        Command::Outputs(args) => outputs::run(&ctx, stack, g, printer, *args).await,
+        Command::Logs(args) => logs::run(&ctx, stack, g, printer, args, cancel).await,
+        Command::Verify(args) => verify::run(&ctx, stack, g, printer, *args).await,
     }
 }
 
@@ -105,18 +144,19 @@ fn load_stack(g: &Global) -> Result<Stack> {
 
 /// First Ctrl-C: stop starting new calls and let those in flight finish.
 /// Second Ctrl-C: exit at once.
-fn interrupt_on_ctrl_c() -> CancellationToken {
+fn interrupt_on_ctrl_c(printer: &Printer) -> CancellationToken {
     let cancel = CancellationToken::new();
     let token = cancel.clone();
+    let printer = printer.clone();
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             token.cancel();
-            crate::output::status(
+            printer.notice(
                 "Interrupted",
                 "finishing the calls in flight, starting no new ones (Ctrl-C again to quit now)",
             );
             if tokio::signal::ctrl_c().await.is_ok() {
-                std::process::exit(Exit::Interrupted as i32);
+                std::process::exit(i32::from(Exit::Interrupted.code()));
             }
         }
     });

@@ -4,15 +4,21 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use anyhow::Result;
 
-use crate::Exit;
+use super::Exit;
 use crate::aws::Ctx;
-use crate::cli::{Format, Global, OutputsArgs, OutputsFormat};
+use crate::cli::{Global, OutputsArgs, OutputsFormat};
 use crate::engine::Engine;
 use crate::manifest::{Spec, Stack};
-use crate::output;
+use crate::output::{Format, Printer};
 use crate::resources::{Outputs, ResourceId};
 
-pub async fn run(ctx: &Ctx, stack: &Stack, g: &Global, args: OutputsArgs) -> Result<Exit> {
+pub async fn run(
+    ctx: &Ctx,
+    stack: &Stack,
+    g: &Global,
+    printer: &Printer,
+    args: OutputsArgs,
+) -> Result<Exit> {
     let engine = Engine::new(ctx, stack)?;
     let observed = engine.observe().await?;
     let missing: Vec<String> = observed
@@ -29,16 +35,16 @@ pub async fn run(ctx: &Ctx, stack: &Stack, g: &Global, args: OutputsArgs) -> Res
         Format::Text => OutputsFormat::Text,
     });
     match format {
-        OutputsFormat::Json => output::json(&serde_json::json!(collect(stack, &live))),
-        OutputsFormat::Text => print(&collect(stack, &live)),
+        OutputsFormat::Json => printer.json(&serde_json::json!(collect(stack, &live))),
+        OutputsFormat::Text => print(printer, &collect(stack, &live)),
         OutputsFormat::Env => {
             for (name, value) in env(stack, &live)? {
-                output::data(format_args!("{name}={}\n", shell_quote(&value)));
+                printer.data(format_args!("{name}={}\n", shell_quote(&value)));
             }
         }
     }
     if !missing.is_empty() {
-        output::status(
+        printer.notice(
             "Missing",
             format_args!("{} (run exstack up)", missing.join(", ")),
         );
@@ -197,10 +203,10 @@ fn shell_quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', r"'\''"))
 }
 
-pub fn print(outputs: &BTreeMap<String, String>) {
+pub fn print(printer: &Printer, outputs: &BTreeMap<String, String>) {
     let width = outputs.keys().map(String::len).max().unwrap_or(0);
     for (k, v) in outputs {
-        output::data(format_args!("{k:width$}  {v}\n"));
+        printer.data(format_args!("{k:width$}  {v}\n"));
     }
 }
 

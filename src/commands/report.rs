@@ -4,28 +4,62 @@ use std::time::Instant;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::Exit;
+use super::Exit;
 use crate::aws::Ctx;
-use crate::cli::{Format, Global};
+use crate::cli::Global;
 use crate::engine::{Outcome, OutcomeResult, Progress};
-use crate::output;
+use crate::output::{Format, Level, Printer};
 use crate::plan::{Action, Change};
 use crate::resources::ResourceId;
 
-/// Shows each resource as it is worked on and when it is done, in text mode. `verb` names
-/// the work in progress ("Creating") for the spinner.
+/// Shows each resource as it is worked on and when it is done, in text mode: a spinner per
+/// resource being worked on (on a terminal), and one line per resource that changed or
+/// failed; unchanged ones only with `-v`. `verb` names the work in progress ("Creating").
 pub fn progress<'g>(
     g: &'g Global,
+    printer: &'g Printer,
     verb: impl Fn(&ResourceId) -> &'static str + Sync + 'g,
 ) -> impl Fn(Progress<'_>) + Sync + 'g {
     move |event| {
         if g.output == Format::Text {
-            let verb = match event {
-                Progress::Started(id) => verb(id),
-                Progress::Finished(o) => verb(&o.id),
-            };
-            output::progress(event, verb)
+            match event {
+                // Plain lines say only what finished; a start is worth showing only as a spinner.
+                Progress::Started(id) => printer.started(&id.to_string(), verb(id)),
+                Progress::Finished(o) => {
+                    printer.stopped(&o.id.to_string());
+                    outcome(printer, o);
+                }
+            }
         }
+    }
+}
+
+fn outcome(printer: &Printer, o: &Outcome) {
+    let ms = o.elapsed.as_millis();
+    let (level, verb, text) = match &o.result {
+        OutcomeResult::Done => (
+            Level::Progress,
+            past_tense(o.action),
+            format!("{}  {ms} ms", o.id),
+        ),
+        OutcomeResult::Unchanged if printer.verbose() => {
+            (Level::Progress, "Unchanged", o.id.to_string())
+        }
+        OutcomeResult::Unchanged => return,
+        OutcomeResult::Failed(e) => (Level::Failure, "Failed", format!("{}: {e}", o.id)),
+        OutcomeResult::Skipped(why) => (Level::Warning, "Skipped", format!("{} ({why})", o.id)),
+        OutcomeResult::NotOwned(why) => (Level::Warning, "Left alone", format!("{}: {why}", o.id)),
+    };
+    printer.checked(level, verb, text);
+}
+
+fn past_tense(action: Action) -> &'static str {
+    match action {
+        Action::Create => "Created",
+        Action::Update => "Updated",
+        Action::Replace => "Replaced",
+        Action::Delete => "Deleted",
+        Action::NoOp | Action::NotOwned => "Checked",
     }
 }
 
@@ -45,37 +79,40 @@ pub fn planned_verbs(plan: &[Change]) -> impl Fn(&ResourceId) -> &'static str + 
 
 /// The headline (`Finished …` or `Incomplete …`), the call counts with `-v`, the one-line
 /// error when the endpoint went away, and the exit code.
+#[allow(clippy::too_many_arguments)]
 pub fn conclude(
     ctx: &Ctx,
     g: &Global,
+    printer: &Printer,
     outcomes: &[Outcome],
     failed: &[&Outcome],
     cancel: &CancellationToken,
     started: Instant,
     what: &str,
 ) -> Exit {
-    output::end_live();
-    output::summary(what);
+    printer.end_live();
+    printer.summary(what);
     if g.output == Format::Text {
-        let verb = if failed.is_empty() {
-            "Finished"
+        let (level, verb) = if failed.is_empty() {
+            (Level::Progress, "Finished")
         } else {
-            "Incomplete"
+            (Level::Failure, "Incomplete")
         };
-        output::status(
+        printer.status_as(
+            level,
             verb,
             format_args!("{what} in {:.2}s", started.elapsed().as_secs_f64()),
         );
-        if output::verbose() {
+        if printer.verbose() {
             let calls = ctx.calls.snapshot();
-            output::status(
+            printer.status(
                 "Calls",
                 format_args!("{} reads, {} writes", calls.reads, calls.writes),
             );
         }
     }
     if let Some(message) = endpoint_gone_message(ctx, outcomes) {
-        output::error(message);
+        printer.error(message);
     }
     if cancel.is_cancelled() {
         Exit::Interrupted

@@ -7,15 +7,15 @@ use schemars::generate::SchemaSettings;
 use schemars::transform::RecursiveTransform;
 use serde_json::Value;
 
-use crate::Exit;
+use super::Exit;
 use crate::manifest::raw;
-use crate::output;
+use crate::output::Printer;
 
 /// Where the repo's and `exstack init`'s stack.toml expect the schema, next to themselves.
 pub const FILE_NAME: &str = "stack.schema.json";
 
-pub fn run() -> Result<Exit> {
-    output::data(text());
+pub fn run(printer: &Printer) -> Result<Exit> {
+    printer.data(text());
     Ok(Exit::Success)
 }
 

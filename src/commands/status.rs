@@ -2,47 +2,53 @@
 
 use anyhow::Result;
 
-use crate::Exit;
+use super::Exit;
 use crate::aws::Ctx;
-use crate::cli::{Format, Global, UpArgs};
+use crate::cli::{Global, UpArgs};
 use crate::engine::Engine;
 use crate::manifest::Stack;
-use crate::output;
+use crate::output::{Format, Printer};
 use crate::plan::{Change, Summary, render};
 
-pub async fn plan(ctx: &Ctx, stack: &Stack, g: &Global, args: UpArgs) -> Result<Exit> {
+pub async fn plan(
+    ctx: &Ctx,
+    stack: &Stack,
+    g: &Global,
+    printer: &Printer,
+    args: UpArgs,
+) -> Result<Exit> {
     let changes = live_changes(ctx, stack, args.adopt).await?;
     match g.output {
-        Format::Json => output::json(&serde_json::json!({
+        Format::Json => printer.json(&serde_json::json!({
             "changes": changes,
             "summary": Summary::of(&changes),
             "calls": ctx.calls.snapshot(),
         })),
-        Format::Text => output::data(render::text(&changes, "Plan")),
+        Format::Text => printer.data(render::text(&changes, "Plan")),
     }
     Ok(Exit::Success)
 }
 
-pub async fn status(ctx: &Ctx, stack: &Stack, g: &Global) -> Result<Exit> {
+pub async fn status(ctx: &Ctx, stack: &Stack, g: &Global, printer: &Printer) -> Result<Exit> {
     let changes = live_changes(ctx, stack, false).await?;
     let summary = Summary::of(&changes);
-    output::summary(if summary.in_sync() {
+    printer.summary(if summary.in_sync() {
         "in sync".to_owned()
     } else {
         render::summary_line(&summary)
     });
     match g.output {
-        Format::Json => output::json(&serde_json::json!({
+        Format::Json => printer.json(&serde_json::json!({
             "in_sync": summary.in_sync(),
             "resources": changes,
             "summary": summary,
             "calls": ctx.calls.snapshot(),
         })),
         Format::Text => {
-            output::data(render::status_text(&changes));
-            if crate::output::verbose() {
+            printer.data(render::status_text(&changes));
+            if printer.verbose() {
                 let calls = ctx.calls.snapshot();
-                output::status(
+                printer.status(
                     "Calls",
                     format_args!("{} reads, {} writes", calls.reads, calls.writes),
                 );

@@ -6,24 +6,25 @@ use std::time::Instant;
 use anyhow::Result;
 use tokio_util::sync::CancellationToken;
 
+use super::Exit;
 use super::outputs;
 use super::report::{as_changes, conclude, planned_verbs, progress};
-use crate::Exit;
 use crate::aws::Ctx;
-use crate::cli::{Format, Global, UpArgs};
+use crate::cli::{Global, UpArgs};
 use crate::engine::{Engine, Observed, Outcome};
 use crate::manifest::Stack;
-use crate::output;
+use crate::output::{Format, Printer};
 use crate::plan::{Summary, render};
 
 pub async fn run(
     ctx: &Ctx,
     stack: &Stack,
     g: &Global,
+    printer: &Printer,
     args: UpArgs,
     cancel: &CancellationToken,
 ) -> Result<Exit> {
-    run_from(ctx, stack, g, args, cancel, None).await
+    run_from(ctx, stack, g, printer, args, cancel, None).await
 }
 
 /// `up` from a live state already known (`reset` knows what its `down` left), or from a
@@ -32,13 +33,14 @@ pub async fn run_from(
     ctx: &Ctx,
     stack: &Stack,
     g: &Global,
+    printer: &Printer,
     args: UpArgs,
     cancel: &CancellationToken,
     known: Option<Observed>,
 ) -> Result<Exit> {
-    let (exit, stack_outputs) = apply_from(ctx, stack, g, args, cancel, known).await?;
+    let (exit, stack_outputs) = apply_from(ctx, stack, g, printer, args, cancel, known).await?;
     if g.output == Format::Text {
-        outputs::print(&stack_outputs);
+        outputs::print(printer, &stack_outputs);
     }
     Ok(exit)
 }
@@ -48,16 +50,18 @@ pub async fn apply(
     ctx: &Ctx,
     stack: &Stack,
     g: &Global,
+    printer: &Printer,
     args: UpArgs,
     cancel: &CancellationToken,
 ) -> Result<(Exit, BTreeMap<String, String>)> {
-    apply_from(ctx, stack, g, args, cancel, None).await
+    apply_from(ctx, stack, g, printer, args, cancel, None).await
 }
 
 async fn apply_from(
     ctx: &Ctx,
     stack: &Stack,
     g: &Global,
+    printer: &Printer,
     args: UpArgs,
     cancel: &CancellationToken,
     known: Option<Observed>,
@@ -74,7 +78,7 @@ async fn apply_from(
             &observed,
             args.adopt,
             cancel,
-            &progress(g, planned_verbs(&plan)),
+            &progress(g, printer, planned_verbs(&plan)),
         )
         .await;
     let mut known = engine.known_outputs(&observed);
@@ -90,7 +94,7 @@ async fn apply_from(
         .filter(|o| o.failed() || o.not_owned())
         .collect();
     if g.output == Format::Json {
-        output::json(&serde_json::json!({
+        printer.json(&serde_json::json!({
             "ok": failed.is_empty() && !cancel.is_cancelled(),
             "outcomes": outcomes,
             "planned": Summary::of(&plan),
@@ -101,6 +105,6 @@ async fn apply_from(
     }
     let done = Summary::of(&as_changes(&outcomes));
     let what = render::done_line(&done);
-    let exit = conclude(ctx, g, &outcomes, &failed, cancel, started, &what);
+    let exit = conclude(ctx, g, printer, &outcomes, &failed, cancel, started, &what);
     Ok((exit, stack_outputs))
 }

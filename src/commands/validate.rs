@@ -2,13 +2,13 @@
 
 use anyhow::Result;
 
-use crate::Exit;
-use crate::cli::{Format, Global};
+use super::Exit;
+use crate::cli::Global;
 use crate::graph::Graph;
 use crate::manifest::Stack;
-use crate::output;
+use crate::output::{Format, Printer};
 
-pub fn run(stack: &Stack, g: &Global) -> Result<Exit> {
+pub fn run(stack: &Stack, g: &Global, printer: &Printer) -> Result<Exit> {
     let graph = Graph::build(stack).map_err(|d| anyhow::anyhow!(d.message))?;
     let levels = graph.levels();
     if g.output == Format::Json {
@@ -20,20 +20,20 @@ pub fn run(stack: &Stack, g: &Global) -> Result<Exit> {
                     .collect()
             })
             .collect();
-        output::json(&serde_json::json!({"valid": true, "stack": stack.name, "levels": levels}));
+        printer.json(&serde_json::json!({"valid": true, "stack": stack.name, "levels": levels}));
         return Ok(Exit::Success);
     }
-    output::data(format_args!(
+    printer.data(format_args!(
         "{} is valid: stack `{}`, {} resources in {} levels\n",
         stack.path.display(),
         stack.name,
         stack.resources.len(),
         levels.len()
     ));
-    if crate::output::verbose() {
+    if printer.verbose() {
         for (i, level) in levels.iter().enumerate() {
             let names: Vec<String> = level.iter().map(ToString::to_string).collect();
-            output::data(format_args!("  level {i}: {}\n", names.join(", ")));
+            printer.data(format_args!("  level {i}: {}\n", names.join(", ")));
         }
     }
     Ok(Exit::Success)

@@ -9,13 +9,13 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::Exit;
+use super::Exit;
 use crate::aws::Ctx;
 use crate::aws::errors::AwsResult;
-use crate::cli::{Format, Global, VerifyArgs};
+use crate::cli::{Global, VerifyArgs};
 use crate::engine::{Engine, Observed};
 use crate::manifest::{Spec, Stack};
-use crate::output;
+use crate::output::{Format, Level, Printer};
 use crate::plan::Action;
 use crate::resources::{Kind, ResourceId};
 
@@ -40,7 +40,13 @@ struct Lab {
     api_url: String,
 }
 
-pub async fn run(ctx: &Ctx, stack: &Stack, g: &Global, args: VerifyArgs) -> Result<Exit> {
+pub async fn run(
+    ctx: &Ctx,
+    stack: &Stack,
+    g: &Global,
+    printer: &Printer,
+    args: VerifyArgs,
+) -> Result<Exit> {
     let engine = Engine::new(ctx, stack)?;
     let observed = engine.observe().await?;
     // Nothing there at all is a setup mistake; a piece missing is a failed criterion below.
@@ -53,9 +59,9 @@ pub async fn run(ctx: &Ctx, stack: &Stack, g: &Global, args: VerifyArgs) -> Resu
     let mut record = |step: Step| {
         if text {
             let mark = if step.ok { "✓" } else { "✗" };
-            output::data(format_args!("{mark} {}  ({} ms)\n", step.name, step.ms));
+            printer.data(format_args!("{mark} {}  ({} ms)\n", step.name, step.ms));
             if let Some(p) = &step.problem {
-                output::data(format_args!("    {p}\n"));
+                printer.data(format_args!("    {p}\n"));
             }
         }
         steps.push(step);
@@ -125,14 +131,14 @@ pub async fn run(ctx: &Ctx, stack: &Stack, g: &Global, args: VerifyArgs) -> Resu
     );
     if args.skip_dlq {
         if text {
-            output::data("- fail task → dead-letter queue: skipped (--skip-dlq)\n");
+            printer.data("- fail task → dead-letter queue: skipped (--skip-dlq)\n");
         }
     } else {
         let wait = Duration::from_secs(
             (lab.max_receives * (lab.visibility + lab.window) + 30).max(0) as u64,
         );
         if text {
-            output::status(
+            printer.notice(
                 "Waiting",
                 format_args!(
                     "up to {}s for a failing task to reach {} ({} receives × {}s visibility + {}s batching window)",
@@ -151,7 +157,7 @@ pub async fn run(ctx: &Ctx, stack: &Stack, g: &Global, args: VerifyArgs) -> Resu
         record(
             timed(
                 &name,
-                fail_reaches_dlq(ctx, &http, &lab, wait, &mut made, text),
+                fail_reaches_dlq(ctx, &http, &lab, wait, &mut made, text, printer),
             )
             .await,
         );
@@ -162,11 +168,13 @@ pub async fn run(ctx: &Ctx, stack: &Stack, g: &Global, args: VerifyArgs) -> Resu
     let passed = steps.iter().filter(|s| s.ok).count();
     let tally = format!("{passed} of {} checks passed", steps.len());
     if g.output == Format::Json {
-        output::json(&json!({"ok": ok, "steps": steps}));
+        printer.json(&json!({"ok": ok, "steps": steps}));
+    } else if ok {
+        printer.status("Verified", &tally);
     } else {
-        output::status(if ok { "Verified" } else { "Failed" }, &tally);
+        printer.status_as(Level::Failure, "Failed", &tally);
     }
-    output::summary(tally);
+    printer.summary(tally);
     Ok(if ok { Exit::Success } else { Exit::Drift })
 }
 
@@ -446,6 +454,7 @@ async fn fail_reaches_dlq(
     wait: Duration,
     made: &mut Vec<String>,
     text: bool,
+    printer: &Printer,
 ) -> Result<()> {
     let marker = format!(
         "exstack-verify-{}",
@@ -511,7 +520,7 @@ async fn fail_reaches_dlq(
             );
         }
         if text && last_report.elapsed() > Duration::from_secs(10) {
-            output::status(
+            printer.notice(
                 "Waiting",
                 format_args!(
                     "{}s of up to {}s",

@@ -10,12 +10,12 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::Result;
 use tokio_util::sync::CancellationToken;
 
+use super::Exit;
 use super::up;
-use crate::Exit;
 use crate::aws::Ctx;
 use crate::cli::{Global, UpArgs};
 use crate::manifest::{Spec, Stack};
-use crate::output;
+use crate::output::Printer;
 
 /// How often file times are looked at: a few `stat`s, so cheap enough to do often.
 const POLL: Duration = Duration::from_millis(100);
@@ -29,6 +29,7 @@ pub async fn run(
     ctx: &Ctx,
     stack: &Stack,
     g: &Global,
+    printer: &Printer,
     args: UpArgs,
     cancel: &CancellationToken,
 ) -> Result<Exit> {
@@ -36,21 +37,21 @@ pub async fn run(
     let mut seen = watched.fingerprint();
     let first = {
         let _lock = ctx.run_files.lock(&stack.name).await?;
-        up::run(ctx, stack, g, args, cancel).await
+        up::run(ctx, stack, g, printer, args, cancel).await
     };
     match first {
         Ok(Exit::Interrupted) => return Ok(Exit::Interrupted),
         Ok(_) => {}
-        Err(e) => output::error(format_args!("{e:#}")),
+        Err(e) => printer.error(format_args!("{e:#}")),
     }
-    output::status(
+    printer.status(
         "Watching",
         format_args!("{} (Ctrl-C to stop)", watched.describe()),
     );
     loop {
         tokio::select! {
             () = cancel.cancelled() => {
-                output::status("Stopped", "watching");
+                printer.status("Stopped", "watching");
                 return Ok(Exit::Success);
             }
             () = tokio::time::sleep(POLL) => {}
@@ -70,18 +71,18 @@ pub async fn run(
         }
         let changed = changed_paths(&seen, &now);
         let saved_at = latest_time(&now, &changed);
-        output::status("Changed", list(&changed));
+        printer.status("Changed", list(&changed));
         seen = now;
         let stack = match super::load_stack(g) {
             Ok(s) => s,
             Err(e) => {
-                output::error(format_args!("{e:#}"));
-                output::status("Watching", "(fix the error and save again)");
+                printer.error(format_args!("{e:#}"));
+                printer.status("Watching", "(fix the error and save again)");
                 continue;
             }
         };
         if stack.name != ctx.stack {
-            output::error(format_args!(
+            printer.error(format_args!(
                 "the stack's name changed from `{}` to `{}`; stop and run `exstack up --watch` again to switch stacks",
                 ctx.stack, stack.name
             ));
@@ -92,18 +93,18 @@ pub async fn run(
         seen = watched.fingerprint();
         let applied = {
             let _lock = ctx.run_files.lock(&stack.name).await?;
-            up::apply(ctx, &stack, g, args, cancel).await
+            up::apply(ctx, &stack, g, printer, args, cancel).await
         };
         match applied {
             Ok((Exit::Interrupted, _)) => return Ok(Exit::Interrupted),
             Ok(_) => {}
-            Err(e) => output::error(format_args!("{e:#}")),
+            Err(e) => printer.error(format_args!("{e:#}")),
         }
         let after = saved_at
             .and_then(|t| t.elapsed().ok())
             .map(|d| format!("applied {:.2}s after the save; ", d.as_secs_f64()))
             .unwrap_or_default();
-        output::status("Watching", format_args!("({after}Ctrl-C to stop)"));
+        printer.status("Watching", format_args!("({after}Ctrl-C to stop)"));
     }
 }
 
