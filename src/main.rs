@@ -38,17 +38,9 @@ fn main() -> ExitCode {
             return Exit::Failure.into();
         }
     };
-    let json = g.output == output::Format::Json;
-    match runtime.block_on(commands::run(cli, &printer)) {
+    match runtime.block_on(commands::run(&cli, &printer)) {
         Ok(exit) => exit.into(),
-        Err(e) => {
-            printer.error(format_args!("{e:#}"));
-            // Scripts reading stdout get one document even when the command could not run.
-            if json {
-                printer.json(&serde_json::json!({"ok": false, "error": format!("{e:#}")}));
-            }
-            Exit::Failure.into()
-        }
+        Err(e) => commands::could_not_run(&printer, &e).into(),
     }
 }
 

@@ -5,25 +5,22 @@ use anyhow::Result;
 use clap::CommandFactory;
 use clap_complete::Shell;
 
-use super::Exit;
+use super::report::Plain;
 use crate::cli::Cli;
-use crate::output::Printer;
 
 // Both render into memory first: clap_complete panics when stdout closes early
 // (`exstack completions bash | head`), and the printer does not.
 
-pub fn completions(shell: Shell, printer: &Printer) -> Result<Exit> {
+pub fn completions(shell: Shell) -> Plain {
     let mut command = Cli::command();
     let name = command.get_name().to_owned();
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut command, name, &mut script);
-    printer.data(String::from_utf8_lossy(&script));
-    Ok(Exit::Success)
+    Plain::new(String::from_utf8_lossy(&script))
 }
 
-pub fn man(printer: &Printer) -> Result<Exit> {
+pub fn man() -> Result<Plain> {
     let mut page = Vec::new();
     clap_mangen::Man::new(Cli::command()).render(&mut page)?;
-    printer.data(String::from_utf8_lossy(&page));
-    Ok(Exit::Success)
+    Ok(Plain::new(String::from_utf8_lossy(&page)))
 }

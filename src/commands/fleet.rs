@@ -12,11 +12,12 @@ use futures::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
+use super::report::{self, Report, json};
 use super::{Exit, on_target};
 use crate::aws::{DEFAULT_ENDPOINT, DEFAULT_REGION, Target};
 use crate::cli::{Command, Global};
 use crate::manifest::Stack;
-use crate::output::{FleetView, Format, Level, Printer, Row};
+use crate::output::{FleetView, Level, Printer, Row, Settings};
 use crate::runfiles::canonical_endpoint;
 
 /// A lab machine: where to act, and what to call it.
@@ -196,9 +197,36 @@ fn checked_url(url: &str) -> Result<String> {
     }
 }
 
+/// Every machine's result, in the order given: the table (and each machine's report) for
+/// people, `{ok, targets}` for scripts.
+#[derive(Debug, Serialize)]
+pub struct Fleet {
+    ok: bool,
+    targets: Vec<MachineResult>,
+    #[serde(skip)]
+    exit: Exit,
+    /// Whether each machine's own report follows the table (see `print_table`).
+    #[serde(skip)]
+    sections: bool,
+}
+
+impl Report for Fleet {
+    fn json(&self) -> Option<serde_json::Value> {
+        json(self)
+    }
+
+    fn text(&self, _: Settings) -> String {
+        self.table()
+    }
+
+    fn exit(&self) -> Exit {
+        self.exit
+    }
+}
+
 /// One machine's result, for the table and the JSON.
 #[derive(Debug, Serialize)]
-struct Report {
+struct MachineResult {
     name: String,
     endpoint: String,
     ok: bool,
@@ -215,7 +243,7 @@ struct Report {
     output: String,
 }
 
-impl Report {
+impl MachineResult {
     /// A line for the table: the error if there was one, else what changed.
     fn detail(&self) -> String {
         match (&self.error, &self.changes) {
@@ -233,7 +261,7 @@ pub async fn run(
     stack: &Stack,
     machines: Vec<Machine>,
     cancel: &CancellationToken,
-) -> Result<Exit> {
+) -> Result<Fleet> {
     // Both run until Ctrl-C, and a fleet's output is shown when every machine is done.
     match command {
         Command::Up(a) if a.watch => {
@@ -252,9 +280,9 @@ pub async fn run(
             (m, row)
         })
         .collect();
-    // Unordered, so a slow machine never keeps a free slot from the next one; the reports
+    // Unordered, so a slow machine never keeps a free slot from the next one; the results
     // are put back in the order given.
-    let mut reports: Vec<(usize, Report)> = stream::iter(rows.into_iter().enumerate())
+    let mut results: Vec<(usize, MachineResult)> = stream::iter(rows.into_iter().enumerate())
         .map(|(i, (machine, row))| async move {
             (
                 i,
@@ -264,17 +292,23 @@ pub async fn run(
         .buffer_unordered(usize::from(g.jobs))
         .collect()
         .await;
-    reports.sort_by_key(|(i, _)| *i);
-    let reports: Vec<Report> = reports.into_iter().map(|(_, r)| r).collect();
-    let exit = worst(&reports, cancel);
-    match g.output {
-        Format::Json => printer.json(&serde_json::json!({
-            "ok": exit == Exit::Success,
-            "targets": reports,
-        })),
-        Format::Text => print_table(printer, command, &reports),
-    }
-    Ok(exit)
+    results.sort_by_key(|(i, _)| *i);
+    let targets: Vec<MachineResult> = results.into_iter().map(|(_, r)| r).collect();
+    let exit = worst(&targets, cancel);
+    Ok(Fleet {
+        ok: exit == Exit::Success,
+        targets,
+        exit,
+        sections: matches!(
+            command,
+            Command::Status
+                | Command::Verify(_)
+                | Command::Plan(_)
+                | Command::Outputs(_)
+                | Command::Logs(_)
+                | Command::Graph(_)
+        ),
+    })
 }
 
 async fn one_machine(
@@ -285,10 +319,17 @@ async fn one_machine(
     machine: Machine,
     row: Arc<Row>,
     cancel: &CancellationToken,
-) -> Report {
+) -> MachineResult {
     let started = row.start();
     let target = machine.target.clone();
-    let work = on_target(command, g, printer, stack, target, cancel);
+    let work = async {
+        let report = on_target(command, g, printer, stack, target, cancel).await?;
+        report::print(printer, report.as_ref());
+        if let Some(changes) = report.changes() {
+            printer.summary(changes);
+        }
+        anyhow::Ok(report.exit())
+    };
     let result = crate::output::on_row(row.clone(), work).await;
     let elapsed = started.elapsed();
     let captured = row.take();
@@ -304,7 +345,7 @@ async fn one_machine(
         Err(e) => (Exit::Failure, Some(format!("{e:#}"))),
     };
     let ok = exit == Exit::Success;
-    let report = Report {
+    let result = MachineResult {
         name: machine.name,
         endpoint: machine.target.describe(),
         ok,
@@ -321,8 +362,8 @@ async fn one_machine(
         result: captured.json,
     };
     let level = if ok { Level::Progress } else { Level::Failure };
-    row.finish(level, &format!("{}  {}", seconds(elapsed), report.detail()));
-    report
+    row.finish(level, &format!("{}  {}", seconds(elapsed), result.detail()));
+    result
 }
 
 fn result_word(exit: Exit) -> &'static str {
@@ -339,11 +380,11 @@ fn seconds(d: Duration) -> String {
 }
 
 /// Interrupted beats failed beats differs beats success.
-fn worst(reports: &[Report], cancel: &CancellationToken) -> Exit {
+fn worst(results: &[MachineResult], cancel: &CancellationToken) -> Exit {
     if cancel.is_cancelled() {
         return Exit::Interrupted;
     }
-    let any = |exit: Exit| reports.iter().any(|r| r.status == exit);
+    let any = |exit: Exit| results.iter().any(|r| r.status == exit);
     if any(Exit::Failure) {
         Exit::Failure
     } else if any(Exit::Drift) {
@@ -353,58 +394,53 @@ fn worst(reports: &[Report], cancel: &CancellationToken) -> Exit {
     }
 }
 
-/// The table on stdout; then, for commands whose output is a report (status, verify, plan,
-/// outputs, graph), each machine's report under its name.
-fn print_table(printer: &Printer, command: &Command, reports: &[Report]) {
-    let wn = reports
-        .iter()
-        .map(|r| r.name.len())
-        .max()
-        .unwrap_or(0)
-        .max(6);
-    let we = "interrupted".len();
-    let mut table = format!(
-        "{:<wn$}  {:<we$}  {:>6}  CHANGES\n",
-        "TARGET", "RESULT", "TIME"
-    );
-    for r in reports {
+impl Fleet {
+    /// The table; then, for commands whose output is a report (status, verify, plan,
+    /// outputs, logs, graph), each machine's report under its name.
+    fn table(&self) -> String {
+        let results = &self.targets;
+        let wn = results
+            .iter()
+            .map(|r| r.name.len())
+            .max()
+            .unwrap_or(0)
+            .max(6);
+        let we = "interrupted".len();
+        let mut table = format!(
+            "{:<wn$}  {:<we$}  {:>6}  CHANGES\n",
+            "TARGET", "RESULT", "TIME"
+        );
+        for r in results {
+            table.push_str(&format!(
+                "{:<wn$}  {:<we$}  {:>6}  {}\n",
+                r.name,
+                result_word(r.status),
+                seconds(Duration::from_millis(r.elapsed_ms)),
+                r.detail(),
+            ));
+        }
+        let failed = results.iter().filter(|r| !r.ok).count();
         table.push_str(&format!(
-            "{:<wn$}  {:<we$}  {:>6}  {}\n",
-            r.name,
-            result_word(r.status),
-            seconds(Duration::from_millis(r.elapsed_ms)),
-            r.detail(),
+            "{} of {} lab machines ok\n",
+            results.len() - failed,
+            results.len()
         ));
-    }
-    let failed = reports.iter().filter(|r| !r.ok).count();
-    table.push_str(&format!(
-        "{} of {} lab machines ok\n",
-        reports.len() - failed,
-        reports.len()
-    ));
-    if matches!(
-        command,
-        Command::Status
-            | Command::Verify(_)
-            | Command::Plan(_)
-            | Command::Outputs(_)
-            | Command::Logs(_)
-            | Command::Graph(_)
-    ) {
-        for r in reports {
-            // A command asked for JSON of its own (`outputs --format json`) prints no text.
-            let shown = match &r.result {
-                Some(json) if r.output.is_empty() => {
-                    serde_json::to_string_pretty(json).unwrap_or_default() + "\n"
+        if self.sections {
+            for r in results {
+                // A command asked for JSON of its own (`outputs --format json`) prints no text.
+                let shown = match &r.result {
+                    Some(json) if r.output.is_empty() => {
+                        serde_json::to_string_pretty(json).unwrap_or_default() + "\n"
+                    }
+                    _ => r.output.clone(),
+                };
+                if !shown.is_empty() {
+                    table.push_str(&format!("\n== {} ({})\n{shown}", r.name, r.endpoint));
                 }
-                _ => r.output.clone(),
-            };
-            if !shown.is_empty() {
-                table.push_str(&format!("\n== {} ({})\n{shown}", r.name, r.endpoint));
             }
         }
+        table
     }
-    printer.data(table);
 }
 
 #[cfg(test)]

@@ -7,12 +7,11 @@ use std::fmt::Write;
 
 use anyhow::{Result, anyhow};
 
-use super::Exit;
+use super::report::Plain;
 use crate::aws::Ctx;
 use crate::cli::{GraphArgs, GraphFormat};
 use crate::graph::Graph;
 use crate::manifest::Stack;
-use crate::output::Printer;
 use crate::plan::State;
 use crate::resources::{Kind, ResourceId};
 
@@ -20,23 +19,17 @@ use crate::resources::{Kind, ResourceId};
 type States = BTreeMap<ResourceId, State>;
 
 /// `ctx` is given only with `--status`: without it the graph needs no AWS.
-pub async fn run(
-    stack: &Stack,
-    args: GraphArgs,
-    ctx: Option<&Ctx>,
-    printer: &Printer,
-) -> Result<Exit> {
+pub async fn run(stack: &Stack, args: GraphArgs, ctx: Option<&Ctx>) -> Result<Plain> {
     let graph = Graph::build(stack).map_err(|d| anyhow!(d.message))?;
     let states = match ctx {
         Some(ctx) => Some(live_states(ctx, stack).await?),
         None => None,
     };
     let drawing = Drawing::new(stack, &graph, states.as_ref());
-    printer.data(match args.format {
+    Ok(Plain::new(match args.format {
         GraphFormat::Mermaid => drawing.mermaid(),
         GraphFormat::Dot => drawing.dot(),
-    });
-    Ok(Exit::Success)
+    }))
 }
 
 async fn live_states(ctx: &Ctx, stack: &Stack) -> Result<States> {

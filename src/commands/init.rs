@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
 
-use super::Exit;
+use super::report::Plain;
 use super::schema;
 use crate::cli::InitArgs;
 use crate::output::Printer;
@@ -18,7 +18,7 @@ const STACK_TOML: &str = include_str!("../../stack.toml");
 const TASK_PROCESSOR: &str = include_str!("../../functions/task_processor.py");
 const API_ENQUEUE: &str = include_str!("../../functions/api_enqueue.py");
 
-pub fn run(args: &InitArgs, printer: &Printer) -> Result<Exit> {
+pub fn run(args: &InitArgs, printer: &Printer) -> Result<Plain> {
     let dir = &args.dir;
     let files = lab_files();
     let existing: Vec<String> = files
@@ -39,7 +39,7 @@ pub fn run(args: &InitArgs, printer: &Printer) -> Result<Exit> {
         printer.status("Created", path.display());
     }
     printer.status("Next", next_command(dir));
-    Ok(Exit::Success)
+    Ok(Plain::new(""))
 }
 
 /// Every file of a new lab, relative to its directory.

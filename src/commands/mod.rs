@@ -25,6 +25,7 @@ use crate::aws::{Ctx, Target};
 use crate::cli::{Cli, Command, Global};
 use crate::manifest::{self, Stack};
 use crate::output::Printer;
+use report::{CouldNotRun, Report};
 
 /// Exit codes, documented in the README.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,22 +53,37 @@ impl From<Exit> for ExitCode {
     }
 }
 
-pub async fn run(cli: Cli, printer: &Printer) -> Result<Exit> {
+/// Runs the command and prints its report; the exit code says how it went.
+pub async fn run(cli: &Cli, printer: &Printer) -> Result<Exit> {
+    let report = report_of(cli, printer).await?;
+    report::print(printer, report.as_ref());
+    Ok(report.exit())
+}
+
+/// When the command could not run: the error line, and for scripts one document anyway.
+pub fn could_not_run(printer: &Printer, error: &anyhow::Error) -> Exit {
+    printer.error(format_args!("{error:#}"));
+    let report = CouldNotRun::new(error);
+    report::print(printer, &report);
+    report.exit()
+}
+
+async fn report_of(cli: &Cli, printer: &Printer) -> Result<Box<dyn Report>> {
     let g = &cli.global;
     // These need neither a stack file nor AWS.
     match &cli.command {
-        Command::Init(args) => return init::run(args, printer),
-        Command::Schema => return schema::run(printer),
-        Command::Completions(args) => return completions::completions(args.shell, printer),
-        Command::Man => return completions::man(printer),
+        Command::Init(args) => return Ok(Box::new(init::run(args, printer)?)),
+        Command::Schema => return Ok(Box::new(schema::run())),
+        Command::Completions(args) => return Ok(Box::new(completions::completions(args.shell))),
+        Command::Man => return Ok(Box::new(completions::man()?)),
         _ => {}
     }
     let stack = load_stack(g)?;
     // These need the stack file but not AWS.
     match &cli.command {
-        Command::Validate => return validate::run(&stack, g, printer),
+        Command::Validate => return Ok(Box::new(validate::run(&stack)?)),
         Command::Graph(args) if !args.status => {
-            return graph::run(&stack, *args, None, printer).await;
+            return Ok(Box::new(graph::run(&stack, *args, None).await?));
         }
         _ => {}
     }
@@ -75,17 +91,12 @@ pub async fn run(cli: Cli, printer: &Printer) -> Result<Exit> {
     let cancel = interrupt_on_ctrl_c(printer);
     match machines.as_slice() {
         [one] if g.targets.is_none() => {
-            on_target(
-                &cli.command,
-                g,
-                printer,
-                &stack,
-                one.target.clone(),
-                &cancel,
-            )
-            .await
+            let target = one.target.clone();
+            on_target(&cli.command, g, printer, &stack, target, &cancel).await
         }
-        _ => fleet::run(&cli.command, g, printer, &stack, machines, &cancel).await,
+        _ => Ok(Box::new(
+            fleet::run(&cli.command, g, printer, &stack, machines, &cancel).await?,
+        )),
     }
 }
 
@@ -97,7 +108,7 @@ pub(crate) async fn on_target(
     stack: &Stack,
     target: Target,
     cancel: &CancellationToken,
-) -> Result<Exit> {
+) -> Result<Box<dyn Report>> {
     let ctx = Ctx::connect(target, &stack.name).await?;
     if ctx.target.is_aws() {
         printer.status(
@@ -114,22 +125,24 @@ pub(crate) async fn on_target(
         }
         _ => None,
     };
-    match command {
+    Ok(match command {
         Command::Init(_) | Command::Schema | Command::Completions(_) | Command::Man => {
             unreachable!("run before any stack file or target: see `run`")
         }
-        Command::Validate => validate::run(stack, g, printer),
-        Command::Graph(args) => graph::run(stack, *args, Some(&ctx), printer).await,
-        Command::Plan(args) => status::plan(&ctx, stack, g, printer, *args).await,
-        Command::Status => status::status(&ctx, stack, g, printer).await,
-        Command::Up(a) if a.watch => watch::run(&ctx, stack, g, printer, a.up, cancel).await,
-        Command::Up(a) => up::run(&ctx, stack, g, printer, a.up, cancel).await,
-        Command::Down(args) => down::run(&ctx, stack, g, printer, *args, cancel).await,
-        Command::Reset(args) => reset::run(&ctx, stack, g, printer, *args, cancel).await,
-        Command::Outputs(args) => outputs::run(&ctx, stack, g, printer, *args).await,
-        Command::Logs(args) => logs::run(&ctx, stack, g, printer, args, cancel).await,
-        Command::Verify(args) => verify::run(&ctx, stack, g, printer, *args).await,
-    }
+        Command::Validate => Box::new(validate::run(stack)?),
+        Command::Graph(args) => Box::new(graph::run(stack, *args, Some(&ctx)).await?),
+        Command::Plan(args) => Box::new(status::plan(&ctx, stack, *args).await?),
+        Command::Status => Box::new(status::status(&ctx, stack, printer).await?),
+        Command::Up(a) if a.watch => {
+            Box::new(watch::run(&ctx, stack, g, printer, a.up, cancel).await?)
+        }
+        Command::Up(a) => Box::new(up::run(&ctx, stack, printer, a.up, cancel).await?),
+        Command::Down(args) => Box::new(down::run(&ctx, stack, printer, *args, cancel).await?),
+        Command::Reset(args) => Box::new(reset::run(&ctx, stack, printer, *args, cancel).await?),
+        Command::Outputs(args) => Box::new(outputs::run(&ctx, stack, printer, *args).await?),
+        Command::Logs(args) => Box::new(logs::run(&ctx, stack, printer, args, cancel).await?),
+        Command::Verify(args) => Box::new(verify::run(&ctx, stack, printer, *args).await?),
+    })
 }
 
 /// Loads stack.toml with variables from `EXSTACK_VAR_<name>`, then `--var` (which wins).

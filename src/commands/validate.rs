@@ -1,40 +1,79 @@
 //! `exstack validate`: the checks every command runs first, and nothing else.
 
+use std::path::PathBuf;
+
 use anyhow::Result;
+use serde::{Serialize, Serializer};
+use serde_json::Value;
 
 use super::Exit;
-use crate::cli::Global;
+use super::report::{Report, json};
 use crate::graph::Graph;
 use crate::manifest::Stack;
-use crate::output::{Format, Printer};
+use crate::output::Settings;
+use crate::resources::ResourceId;
 
-pub fn run(stack: &Stack, g: &Global, printer: &Printer) -> Result<Exit> {
+/// A valid stack and the order its resources are created in.
+#[derive(Serialize)]
+pub struct Valid {
+    valid: bool,
+    stack: String,
+    #[serde(serialize_with = "addresses")]
+    levels: Vec<Vec<ResourceId>>,
+    #[serde(skip)]
+    path: PathBuf,
+    #[serde(skip)]
+    resources: usize,
+}
+
+impl Report for Valid {
+    fn json(&self) -> Option<Value> {
+        json(self)
+    }
+
+    fn text(&self, settings: Settings) -> String {
+        let mut text = format!(
+            "{} is valid: stack `{}`, {} resources in {} levels\n",
+            self.path.display(),
+            self.stack,
+            self.resources,
+            self.levels.len()
+        );
+        if settings.verbose() {
+            for (i, level) in self.levels.iter().enumerate() {
+                let names: Vec<String> = level.iter().map(ToString::to_string).collect();
+                text.push_str(&format!("  level {i}: {}\n", names.join(", ")));
+            }
+        }
+        text
+    }
+
+    fn exit(&self) -> Exit {
+        Exit::Success
+    }
+}
+
+pub fn run(stack: &Stack) -> Result<Valid> {
     let graph = Graph::build(stack).map_err(|d| anyhow::anyhow!(d.message))?;
     let levels = graph.levels();
-    if g.output == Format::Json {
-        let levels: Vec<Vec<String>> = levels
-            .iter()
-            .map(|l| {
-                l.iter()
-                    .map(|id| format!("{}.{}", id.kind.table(), id.name))
-                    .collect()
-            })
-            .collect();
-        printer.json(&serde_json::json!({"valid": true, "stack": stack.name, "levels": levels}));
-        return Ok(Exit::Success);
-    }
-    printer.data(format_args!(
-        "{} is valid: stack `{}`, {} resources in {} levels\n",
-        stack.path.display(),
-        stack.name,
-        stack.resources.len(),
-        levels.len()
-    ));
-    if printer.verbose() {
-        for (i, level) in levels.iter().enumerate() {
-            let names: Vec<String> = level.iter().map(ToString::to_string).collect();
-            printer.data(format_args!("  level {i}: {}\n", names.join(", ")));
-        }
-    }
-    Ok(Exit::Success)
+    Ok(Valid {
+        valid: true,
+        stack: stack.name.clone(),
+        levels,
+        path: stack.path.clone(),
+        resources: stack.resources.len(),
+    })
+}
+
+/// Each level's ids as references name them: `queues.task-dlq`.
+fn addresses<S: Serializer>(levels: &[Vec<ResourceId>], s: S) -> Result<S::Ok, S::Error> {
+    let levels: Vec<Vec<String>> = levels
+        .iter()
+        .map(|l| {
+            l.iter()
+                .map(|id| format!("{}.{}", id.kind.table(), id.name))
+                .collect()
+        })
+        .collect();
+    levels.serialize(s)
 }

@@ -11,7 +11,8 @@ use anyhow::Result;
 use tokio_util::sync::CancellationToken;
 
 use super::Exit;
-use super::up;
+use super::report::{self, Plain, Report};
+use super::up::{self, Up};
 use crate::aws::Ctx;
 use crate::cli::{Global, UpArgs};
 use crate::manifest::{Spec, Stack};
@@ -32,17 +33,15 @@ pub async fn run(
     printer: &Printer,
     args: UpArgs,
     cancel: &CancellationToken,
-) -> Result<Exit> {
+) -> Result<Plain> {
     let mut watched = Watched::of(&g.file, stack);
     let mut seen = watched.fingerprint();
     let first = {
         let _lock = ctx.run_files.lock(&stack.name).await?;
-        up::run(ctx, stack, g, printer, args, cancel).await
+        up::run(ctx, stack, printer, args, cancel).await
     };
-    match first {
-        Ok(Exit::Interrupted) => return Ok(Exit::Interrupted),
-        Ok(_) => {}
-        Err(e) => printer.error(format_args!("{e:#}")),
+    if interrupted(printer, first) {
+        return Ok(ended(Exit::Interrupted));
     }
     printer.status(
         "Watching",
@@ -52,7 +51,7 @@ pub async fn run(
         tokio::select! {
             () = cancel.cancelled() => {
                 printer.status("Stopped", "watching");
-                return Ok(Exit::Success);
+                return Ok(ended(Exit::Success));
             }
             () = tokio::time::sleep(POLL) => {}
         }
@@ -93,18 +92,39 @@ pub async fn run(
         seen = watched.fingerprint();
         let applied = {
             let _lock = ctx.run_files.lock(&stack.name).await?;
-            up::apply(ctx, &stack, g, printer, args, cancel).await
+            up::apply(ctx, &stack, printer, args, cancel).await
         };
-        match applied {
-            Ok((Exit::Interrupted, _)) => return Ok(Exit::Interrupted),
-            Ok(_) => {}
-            Err(e) => printer.error(format_args!("{e:#}")),
+        if interrupted(printer, applied) {
+            return Ok(ended(Exit::Interrupted));
         }
         let after = saved_at
             .and_then(|t| t.elapsed().ok())
             .map(|d| format!("applied {:.2}s after the save; ", d.as_secs_f64()))
             .unwrap_or_default();
         printer.status("Watching", format_args!("({after}Ctrl-C to stop)"));
+    }
+}
+
+/// Shows one `up`'s report (or why it could not run) as soon as it ends; true when Ctrl-C
+/// interrupted it.
+fn interrupted(printer: &Printer, up: Result<Up>) -> bool {
+    match up {
+        Ok(up) => {
+            report::print(printer, &up);
+            up.exit() == Exit::Interrupted
+        }
+        Err(e) => {
+            printer.error(format_args!("{e:#}"));
+            false
+        }
+    }
+}
+
+/// Every `up`'s report was shown as it ended; only the exit code is left.
+fn ended(exit: Exit) -> Plain {
+    Plain {
+        text: String::new(),
+        exit,
     }
 }
 

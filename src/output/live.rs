@@ -190,12 +190,12 @@ impl Row {
         self.captured().errors.push(message.to_owned());
     }
 
-    pub(super) fn data(&self, text: &str) {
-        self.captured().data.push_str(text);
-    }
-
-    pub(super) fn json(&self, value: serde_json::Value) {
-        self.captured().json = Some(value);
+    /// What the machine's command showed on stdout.
+    pub(super) fn keep(&self, rendered: super::Rendered) {
+        match rendered {
+            super::Rendered::Json(value) => self.captured().json = Some(value),
+            super::Rendered::Text(text) => self.captured().data.push_str(&text),
+        }
     }
 
     /// Several commands in one (reset is down, then up) add up: "9 deleted, 9 created".

@@ -55,6 +55,10 @@ pub struct Settings {
 }
 
 impl Settings {
+    pub fn verbose(&self) -> bool {
+        self.verbosity >= Verbosity::Verbose
+    }
+
     pub fn detect(format: Format, verbosity: Verbosity, color: ColorChoice) -> Settings {
         let stderr_tty = std::io::stderr().is_terminal();
         let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
@@ -73,6 +77,25 @@ impl Settings {
             live: stderr_tty
                 && !dumb
                 && matches!(verbosity, Verbosity::Normal | Verbosity::Verbose),
+        }
+    }
+}
+
+/// A command's result as it goes to stdout: one JSON document for scripts, or text.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rendered {
+    Json(serde_json::Value),
+    Text(String),
+}
+
+impl Rendered {
+    /// The exact text stdout gets: JSON pretty-printed with a final newline.
+    pub fn into_text(self) -> String {
+        match self {
+            Rendered::Json(value) => {
+                serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
+            }
+            Rendered::Text(text) => text,
         }
     }
 }
@@ -100,6 +123,8 @@ pub struct Printed {
 pub struct Printer {
     settings: Settings,
     sink: Sink,
+    /// With `-o json`, print nothing but errors (see `text_only`).
+    text_only: bool,
 }
 
 impl Printer {
@@ -108,6 +133,7 @@ impl Printer {
         Printer {
             settings,
             sink: Sink::Process(Arc::default()),
+            text_only: false,
         }
     }
 
@@ -117,6 +143,7 @@ impl Printer {
         Printer {
             settings,
             sink: Sink::Buffer(Arc::default()),
+            text_only: false,
         }
     }
 
@@ -127,6 +154,20 @@ impl Printer {
             Sink::Buffer(b) => b.lock().unwrap_or_else(|e| e.into_inner()).clone(),
             Sink::Process(_) => Printed::default(),
         }
+    }
+
+    /// This printer for what narrates a command's work for people reading text (progress,
+    /// closing lines, call counts): with `-o json` the document says it all, so it prints
+    /// nothing but errors.
+    pub fn text_only(&self) -> Printer {
+        Printer {
+            text_only: true,
+            ..self.clone()
+        }
+    }
+
+    pub fn settings(&self) -> Settings {
+        self.settings
     }
 
     pub fn verbosity(&self) -> Verbosity {
@@ -146,6 +187,11 @@ impl Printer {
         self.settings.live
     }
 
+    /// Whether this printer is to stay silent: `-o json` for a text-only one.
+    fn muted(&self) -> bool {
+        self.text_only && self.settings.format == Format::Json
+    }
+
     /// A cargo-style green line: a right-aligned verb, then what it applies to.
     pub fn status(&self, verb: &str, message: impl Display) {
         self.status_as(Level::Progress, verb, message);
@@ -157,7 +203,7 @@ impl Printer {
     }
 
     pub fn status_as(&self, level: Level, verb: &str, message: impl Display) {
-        if self.verbosity() == Verbosity::Quiet {
+        if self.verbosity() == Verbosity::Quiet || self.muted() {
             return;
         }
         let message = message.to_string();
@@ -170,7 +216,7 @@ impl Printer {
         ));
     }
 
-    /// An error line, shown even with `-q`.
+    /// An error line, shown even with `-q` and `-o json`.
     pub fn error(&self, message: impl Display) {
         let message = message.to_string();
         if with_row(|row| row.error(&message)) {
@@ -181,7 +227,7 @@ impl Printer {
 
     /// Work on `id` began: a spinner on a terminal (the row's message in a fleet).
     pub fn started(&self, id: &str, verb: &str) {
-        if !self.is_live() {
+        if !self.is_live() || self.muted() {
             return;
         }
         if !with_row(|row| row.status(Level::Progress, verb, id))
@@ -201,6 +247,9 @@ impl Printer {
     /// A finished item: on a terminal a checklist line (`✓ Created    queue x`), elsewhere a
     /// status line. A failed one is why a fleet's machine failed.
     pub fn checked(&self, level: Level, verb: &str, text: impl Display) {
+        if self.muted() {
+            return;
+        }
         if level == Level::Failure {
             with_row(|row| row.failed(&text.to_string()));
         }
@@ -235,12 +284,15 @@ impl Printer {
         with_row(|row| row.summary(text.to_string()));
     }
 
-    /// Data for scripts and people alike.
-    pub fn data(&self, text: impl Display) {
-        let text = text.to_string();
-        if with_row(|row| row.data(&text)) {
+    /// A result on stdout (in a fleet, kept for the fleet's table and document).
+    pub fn show(&self, rendered: Rendered) {
+        if self.muted() {
             return;
         }
+        if with_row(|row| row.keep(rendered.clone())) {
+            return;
+        }
+        let text = rendered.into_text();
         match &self.sink {
             Sink::Process(_) => {
                 let _ = write!(std::io::stdout().lock(), "{text}");
@@ -248,20 +300,6 @@ impl Printer {
             #[cfg(test)]
             Sink::Buffer(b) => b.lock().unwrap_or_else(|e| e.into_inner()).stdout += &text,
         }
-    }
-
-    pub fn json(&self, value: &serde_json::Value) {
-        if JSON
-            .try_with(|kept| *kept.borrow_mut() = Some(value.clone()))
-            .is_ok()
-            || with_row(|row| row.json(value.clone()))
-        {
-            return;
-        }
-        self.data(format_args!(
-            "{}\n",
-            serde_json::to_string_pretty(value).unwrap_or_default()
-        ));
     }
 
     /// Writes a whole line to stderr, above the spinners if they are drawing.
@@ -323,21 +361,6 @@ fn in_fleet_row() -> bool {
     with_row(|_| ())
 }
 
-tokio::task_local! {
-    /// Set while one command runs inside another (reset runs down, then up): its JSON is kept
-    /// for the outer command's single document instead of printed.
-    static JSON: std::cell::RefCell<Option<serde_json::Value>>;
-}
-
-/// Runs `work`, keeping the JSON document it prints.
-pub async fn keeping_json<F: Future>(work: F) -> (F::Output, Option<serde_json::Value>) {
-    JSON.scope(std::cell::RefCell::new(None), async {
-        let out = work.await;
-        (out, JSON.with(|kept| kept.borrow_mut().take()))
-    })
-    .await
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -352,12 +375,12 @@ mod tests {
     }
 
     #[test]
-    fn data_goes_to_stdout_and_status_lines_to_stderr() {
+    fn text_goes_to_stdout_and_status_lines_to_stderr() {
         let p = Printer::buffer(settings(Format::Text, Verbosity::Normal));
         p.status("Created", "queue q  3 ms");
         p.notice("Skipped", "bucket b");
         p.error("it broke");
-        p.data("a  b\n");
+        p.show(Rendered::Text("a  b\n".into()));
         let printed = p.printed();
         assert_eq!(printed.stdout, "a  b\n");
         assert_eq!(
@@ -367,12 +390,24 @@ mod tests {
     }
 
     #[test]
-    fn json_is_one_pretty_document() {
+    fn json_is_one_pretty_document_and_text_only_lines_are_left_out() {
         let p = Printer::buffer(settings(Format::Json, Verbosity::Normal));
-        p.json(&serde_json::json!({"ok": true, "calls": {"reads": 1}}));
+        p.text_only().status("Finished", "1 created in 0.01s");
+        p.text_only().checked(Level::Progress, "Created", "queue q");
+        p.text_only().show(Rendered::Text("left out\n".into()));
+        p.notice("Waiting", "for the lock");
+        p.text_only().error("shown anyway");
+        p.show(Rendered::Json(
+            serde_json::json!({"ok": true, "calls": {"reads": 1}}),
+        ));
+        let printed = p.printed();
         assert_eq!(
-            p.printed().stdout,
+            printed.stdout,
             "{\n  \"calls\": {\n    \"reads\": 1\n  },\n  \"ok\": true\n}\n"
+        );
+        assert_eq!(
+            printed.stderr,
+            "     Waiting for the lock\nerror: shown anyway\n"
         );
     }
 
@@ -382,7 +417,7 @@ mod tests {
         p.status("Created", "queue q");
         p.checked(Level::Failure, "Failed", "queue q: denied");
         p.error("denied");
-        p.data("data\n");
+        p.show(Rendered::Text("data\n".into()));
         assert_eq!(
             p.printed(),
             Printed {
