@@ -8,7 +8,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::Exit;
-use super::report::{Report, as_changes, conclude, json, progress};
+use super::report::{Report, as_changes, conclude, first_failure, json, progress};
 use crate::aws::{CallCounts, Ctx};
 use crate::cli::DownArgs;
 use crate::engine::{Engine, Observed, Outcome};
@@ -49,6 +49,10 @@ impl Report for Down {
 
     fn changes(&self) -> Option<String> {
         Some(self.done.clone())
+    }
+
+    fn problem(&self) -> Option<String> {
+        first_failure(&self.outcomes)
     }
 }
 

@@ -17,7 +17,7 @@ use super::{Exit, on_target};
 use crate::aws::{DEFAULT_ENDPOINT, DEFAULT_REGION, Target};
 use crate::cli::{Command, Global};
 use crate::manifest::Stack;
-use crate::output::{FleetView, Level, Printer, Row, Settings};
+use crate::output::{FleetView, Level, Printer, Rendered, Row, Settings};
 use crate::runfiles::canonical_endpoint;
 
 /// A lab machine: where to act, and what to call it.
@@ -244,6 +244,41 @@ struct MachineResult {
 }
 
 impl MachineResult {
+    /// What the machine's report says (or why the command could not run there).
+    fn new(
+        machine: Machine,
+        report: Result<Box<dyn Report>>,
+        elapsed: Duration,
+        settings: Settings,
+    ) -> MachineResult {
+        let (exit, error, changes, shown) = match report {
+            Ok(report) => {
+                let exit = report.exit();
+                let error = report.problem().filter(|_| exit != Exit::Success);
+                let shown = report::rendered(report.as_ref(), settings);
+                (exit, error, report.changes(), Some(shown))
+            }
+            Err(e) => (Exit::Failure, Some(format!("{e:#}")), None, None),
+        };
+        let (result, output) = match shown {
+            Some(Rendered::Json(document)) => (Some(document), String::new()),
+            Some(Rendered::Text(text)) => (None, text),
+            None => (None, String::new()),
+        };
+        MachineResult {
+            name: machine.name,
+            endpoint: machine.target.describe(),
+            ok: exit == Exit::Success,
+            exit: i32::from(exit.code()),
+            status: exit,
+            elapsed_ms: elapsed.as_millis() as u64,
+            changes,
+            error,
+            result,
+            output,
+        }
+    }
+
     /// A line for the table: the error if there was one, else what changed.
     fn detail(&self) -> String {
         match (&self.error, &self.changes) {
@@ -322,46 +357,15 @@ async fn one_machine(
 ) -> MachineResult {
     let started = row.start();
     let target = machine.target.clone();
-    let work = async {
-        let report = on_target(command, g, printer, stack, target, cancel).await?;
-        report::print(printer, report.as_ref());
-        if let Some(changes) = report.changes() {
-            printer.summary(changes);
-        }
-        anyhow::Ok(report.exit())
-    };
-    let result = crate::output::on_row(row.clone(), work).await;
+    let on_row = printer.for_row(row.clone());
+    let report = on_target(command, g, &on_row, stack, target, cancel).await;
     let elapsed = started.elapsed();
-    let captured = row.take();
-    let (exit, error) = match result {
-        Ok(exit) => (
-            exit,
-            captured
-                .errors
-                .first()
-                .cloned()
-                .filter(|_| exit != Exit::Success),
-        ),
-        Err(e) => (Exit::Failure, Some(format!("{e:#}"))),
+    let result = MachineResult::new(machine, report, elapsed, printer.settings());
+    let level = if result.ok {
+        Level::Progress
+    } else {
+        Level::Failure
     };
-    let ok = exit == Exit::Success;
-    let result = MachineResult {
-        name: machine.name,
-        endpoint: machine.target.describe(),
-        ok,
-        exit: i32::from(exit.code()),
-        status: exit,
-        elapsed_ms: elapsed.as_millis() as u64,
-        changes: captured.summary,
-        error,
-        output: if captured.json.is_some() {
-            String::new()
-        } else {
-            captured.data
-        },
-        result: captured.json,
-    };
-    let level = if ok { Level::Progress } else { Level::Failure };
     row.finish(level, &format!("{}  {}", seconds(elapsed), result.detail()));
     result
 }
@@ -532,6 +536,63 @@ mod tests {
                 ("aws:us-west-2", None, "us-west-2")
             ]
         );
+    }
+
+    #[test]
+    fn each_machines_line_comes_from_its_report_or_its_error() {
+        let machine = |name: &str| Machine {
+            name: name.into(),
+            target: Target {
+                endpoint: Some(format!("http://{name}:4566")),
+                region: "us-east-1".into(),
+            },
+        };
+        let settings = Settings {
+            format: crate::output::Format::Text,
+            verbosity: crate::output::Verbosity::Normal,
+            color: false,
+            live: false,
+        };
+        let second = Duration::from_secs(1);
+        let differs = report::Plain {
+            text: "queue q  differs\n".into(),
+            exit: Exit::Drift,
+        };
+        let targets = vec![
+            MachineResult::new(machine("lab-01"), Ok(Box::new(differs)), second, settings),
+            MachineResult::new(
+                machine("lab-02"),
+                Err(anyhow::anyhow!(
+                    "nothing answers at http://lab-02:4566\nmore"
+                )),
+                second,
+                settings,
+            ),
+        ];
+        let fleet = Fleet {
+            ok: false,
+            exit: Exit::Failure,
+            sections: true,
+            targets,
+        };
+        assert_eq!(
+            fleet.table(),
+            "TARGET  RESULT         TIME  CHANGES
+lab-01  differs        1.0s  differs
+lab-02  failed         1.0s  nothing answers at http://lab-02:4566
+0 of 2 lab machines ok
+
+== lab-01 (http://lab-01:4566 (us-east-1))
+queue q  differs
+"
+        );
+        let json = fleet.json().unwrap();
+        assert_eq!(json["targets"][0]["output"], "queue q  differs\n");
+        assert_eq!(
+            json["targets"][1]["error"],
+            "nothing answers at http://lab-02:4566\nmore"
+        );
+        assert_eq!(json["targets"][1]["result"], serde_json::Value::Null);
     }
 
     #[test]

@@ -31,6 +31,12 @@ pub trait Report: Send + Sync {
         None
     }
 
+    /// Why it did not succeed, when it ran to the end and something failed (the first resource
+    /// that failed, and how), for a fleet's table.
+    fn problem(&self) -> Option<String> {
+        None
+    }
+
     /// Whether its text was shown part by part while it ran (`verify`'s steps, `logs`' lines),
     /// so printing it again would repeat it.
     fn streamed(&self) -> bool {
@@ -221,6 +227,14 @@ pub fn conclude(
     } else {
         Exit::Failure
     }
+}
+
+/// The first resource that failed, and how: why a run did not succeed.
+pub fn first_failure(outcomes: &[Outcome]) -> Option<String> {
+    outcomes.iter().find_map(|o| match &o.result {
+        OutcomeResult::Failed(e) => Some(format!("{}: {e}", o.id)),
+        _ => None,
+    })
 }
 
 /// What was actually done, in the plan's vocabulary, for the summary line.

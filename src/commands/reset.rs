@@ -47,6 +47,12 @@ impl Report for Reset {
             .collect();
         (!parts.is_empty()).then(|| parts.join(", "))
     }
+
+    fn problem(&self) -> Option<String> {
+        self.down
+            .problem()
+            .or_else(|| self.up.as_ref().and_then(Up::problem))
+    }
 }
 
 pub async fn run(

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Exit;
 use super::outputs;
-use super::report::{Report, as_changes, conclude, json, planned_verbs, progress};
+use super::report::{Report, as_changes, conclude, first_failure, json, planned_verbs, progress};
 use crate::aws::{CallCounts, Ctx};
 use crate::cli::UpArgs;
 use crate::engine::{Engine, Observed, Outcome};
@@ -56,6 +56,10 @@ impl Report for Up {
 
     fn changes(&self) -> Option<String> {
         Some(self.done.clone())
+    }
+
+    fn problem(&self) -> Option<String> {
+        first_failure(&self.outcomes)
     }
 }
 

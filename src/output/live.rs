@@ -113,18 +113,8 @@ impl FleetView {
             width: self.width,
             bar,
             fleet: self.printer.clone(),
-            captured: Mutex::new(Captured::default()),
         }
     }
-}
-
-/// What one lab machine's command printed, kept for the summary and the JSON.
-#[derive(Debug, Default, Clone)]
-pub struct Captured {
-    pub data: String,
-    pub json: Option<serde_json::Value>,
-    pub summary: Option<String>,
-    pub errors: Vec<String>,
 }
 
 /// A lab machine's line in a fleet: its latest status line while it runs, then its mark.
@@ -133,16 +123,9 @@ pub struct Row {
     width: usize,
     bar: Option<ProgressBar>,
     fleet: Printer,
-    captured: Mutex<Captured>,
 }
 
 impl Row {
-    fn captured(&self) -> std::sync::MutexGuard<'_, Captured> {
-        self.captured
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
     /// Called when work on this machine begins (it may have waited for a free slot).
     pub fn start(&self) -> Instant {
         if let Some(bar) = &self.bar {
@@ -177,38 +160,6 @@ impl Row {
             }
             None => {}
         }
-    }
-
-    /// An error line; why a machine failed must outlive the row's latest line.
-    pub(super) fn error(&self, message: &str) {
-        self.failed(message);
-        self.status(Level::Failure, "error", message);
-    }
-
-    /// Keeps why the machine failed, for its line in the table.
-    pub(super) fn failed(&self, message: &str) {
-        self.captured().errors.push(message.to_owned());
-    }
-
-    /// What the machine's command showed on stdout.
-    pub(super) fn keep(&self, rendered: super::Rendered) {
-        match rendered {
-            super::Rendered::Json(value) => self.captured().json = Some(value),
-            super::Rendered::Text(text) => self.captured().data.push_str(&text),
-        }
-    }
-
-    /// Several commands in one (reset is down, then up) add up: "9 deleted, 9 created".
-    pub(super) fn summary(&self, text: String) {
-        let mut captured = self.captured();
-        captured.summary = Some(match captured.summary.take() {
-            Some(before) => format!("{before}, {text}"),
-            None => text,
-        });
-    }
-
-    pub fn take(&self) -> Captured {
-        std::mem::take(&mut *self.captured())
     }
 
     fn prefixed(&self, text: &str) -> String {

@@ -1,9 +1,9 @@
 //! What people see: progress and results on stderr, data (outputs, JSON) on stdout.
 //!
 //! One `Printer`, set up in main from the global flags (`-o`, `-q`, `-v`, `--color`,
-//! `NO_COLOR`) and passed to each command, like uv's. A line goes to one of three places:
-//! plain lines on stderr (pipes, CI logs), above the spinners when stderr is a terminal, or,
-//! in a fleet, the row of the lab machine being worked on.
+//! `NO_COLOR`) and passed to each command, like uv's. Its lines go to one of three places:
+//! the process's stderr (plain lines for pipes and CI logs, or above the spinners on a
+//! terminal), a fleet's row for one lab machine (`Printer::for_row`), or, in tests, a buffer.
 
 mod live;
 mod style;
@@ -105,6 +105,9 @@ impl Rendered {
 enum Sink {
     /// This process's stderr and stdout, with the spinners drawn on a terminal.
     Process(Arc<live::Spinners>),
+    /// One lab machine of a fleet: its status lines are its row's; its results come back to
+    /// the fleet as values, so nothing goes to stdout from here.
+    Row(Arc<Row>),
     /// Memory, for tests (cargo's `Shell::from_write`).
     #[cfg(test)]
     Buffer(Arc<Mutex<Printed>>),
@@ -152,7 +155,15 @@ impl Printer {
     pub fn printed(&self) -> Printed {
         match &self.sink {
             Sink::Buffer(b) => b.lock().unwrap_or_else(|e| e.into_inner()).clone(),
-            Sink::Process(_) => Printed::default(),
+            Sink::Process(_) | Sink::Row(_) => Printed::default(),
+        }
+    }
+
+    /// The same settings, its lines going to one lab machine's row of a fleet.
+    pub fn for_row(&self, row: Arc<Row>) -> Printer {
+        Printer {
+            sink: Sink::Row(row),
+            ..self.clone()
         }
     }
 
@@ -207,22 +218,22 @@ impl Printer {
             return;
         }
         let message = message.to_string();
-        if with_row(|row| row.status(level, verb, &message)) {
-            return;
+        match &self.sink {
+            Sink::Row(row) => row.status(level, verb, &message),
+            _ => self.line(&format!(
+                "{} {message}",
+                style::verb(self.color(), level, verb)
+            )),
         }
-        self.line(&format!(
-            "{} {message}",
-            style::verb(self.color(), level, verb)
-        ));
     }
 
     /// An error line, shown even with `-q` and `-o json`.
     pub fn error(&self, message: impl Display) {
         let message = message.to_string();
-        if with_row(|row| row.error(&message)) {
-            return;
+        match &self.sink {
+            Sink::Row(row) => row.status(Level::Failure, "error", &message),
+            _ => self.line(&format!("{} {message}", style::error_label(self.color()))),
         }
-        self.line(&format!("{} {message}", style::error_label(self.color())));
     }
 
     /// Work on `id` began: a spinner on a terminal (the row's message in a fleet).
@@ -230,10 +241,11 @@ impl Printer {
         if !self.is_live() || self.muted() {
             return;
         }
-        if !with_row(|row| row.status(Level::Progress, verb, id))
-            && let Some(spinners) = self.spinners()
-        {
-            spinners.start(id, verb);
+        match &self.sink {
+            Sink::Process(spinners) => spinners.start(id, verb),
+            Sink::Row(row) => row.status(Level::Progress, verb, id),
+            #[cfg(test)]
+            Sink::Buffer(_) => {}
         }
     }
 
@@ -245,21 +257,17 @@ impl Printer {
     }
 
     /// A finished item: on a terminal a checklist line (`✓ Created    queue x`), elsewhere a
-    /// status line. A failed one is why a fleet's machine failed.
+    /// status line.
     pub fn checked(&self, level: Level, verb: &str, text: impl Display) {
-        if self.muted() {
+        if self.verbosity() == Verbosity::Quiet || self.muted() {
             return;
         }
-        if level == Level::Failure {
-            with_row(|row| row.failed(&text.to_string()));
-        }
-        if self.is_live() && !in_fleet_row() {
-            let mark = style::mark(self.color(), level);
-            if self.verbosity() > Verbosity::Quiet {
+        match &self.sink {
+            Sink::Process(_) if self.is_live() => {
+                let mark = style::mark(self.color(), level);
                 self.line(&format!("{mark} {verb:<10} {text}"));
             }
-        } else {
-            self.status_as(level, verb, text);
+            _ => self.status_as(level, verb, text),
         }
     }
 
@@ -274,22 +282,15 @@ impl Printer {
     fn spinners(&self) -> Option<&live::Spinners> {
         match &self.sink {
             Sink::Process(spinners) => Some(spinners),
+            Sink::Row(_) => None,
             #[cfg(test)]
             Sink::Buffer(_) => None,
         }
     }
 
-    /// What a command changed, in a few words ("9 created"), for a fleet's summary table.
-    pub fn summary(&self, text: impl Display) {
-        with_row(|row| row.summary(text.to_string()));
-    }
-
-    /// A result on stdout (in a fleet, kept for the fleet's table and document).
+    /// A result on stdout; from a fleet's row nothing (the fleet shows each machine's report).
     pub fn show(&self, rendered: Rendered) {
         if self.muted() {
-            return;
-        }
-        if with_row(|row| row.keep(rendered.clone())) {
             return;
         }
         let text = rendered.into_text();
@@ -297,6 +298,7 @@ impl Printer {
             Sink::Process(_) => {
                 let _ = write!(std::io::stdout().lock(), "{text}");
             }
+            Sink::Row(_) => {}
             #[cfg(test)]
             Sink::Buffer(b) => b.lock().unwrap_or_else(|e| e.into_inner()).stdout += &text,
         }
@@ -310,6 +312,8 @@ impl Printer {
                     let _ = writeln!(std::io::stderr().lock(), "{text}");
                 }
             }
+            // A row's lines all go to the row (see `status_as`), which prints them itself.
+            Sink::Row(_) => {}
             #[cfg(test)]
             Sink::Buffer(b) => {
                 let mut printed = b.lock().unwrap_or_else(|e| e.into_inner());
@@ -340,25 +344,6 @@ pub fn notice(verb: &str, message: impl Display) {
     if let Some(printer) = PROCESS.get() {
         printer.notice(verb, message);
     }
-}
-
-tokio::task_local! {
-    /// Set while a fleet works on one lab machine: its lines go to that machine's row.
-    static ROW: Arc<Row>;
-}
-
-/// Runs `work` with its output going to `row`.
-pub async fn on_row<F: Future>(row: Arc<Row>, work: F) -> F::Output {
-    ROW.scope(row, work).await
-}
-
-fn with_row(f: impl FnOnce(&Row)) -> bool {
-    ROW.try_with(|row| f(row)).is_ok()
-}
-
-/// Whether this is one machine of a fleet (its lines go to its row).
-fn in_fleet_row() -> bool {
-    with_row(|_| ())
 }
 
 #[cfg(test)]
@@ -424,6 +409,41 @@ mod tests {
                 stdout: "data\n".into(),
                 stderr: "error: denied\n".into()
             }
+        );
+    }
+
+    #[test]
+    fn a_fleet_row_collects_its_machines_lines_under_its_name() {
+        let fleet = Printer::buffer(settings(Format::Text, Verbosity::Normal));
+        let view = FleetView::new(&fleet, ["lab-01", "lab-1000"]);
+        let machine = fleet.for_row(Arc::new(view.row("lab-01")));
+        machine.status("Deleted", "queue q  5 ms");
+        machine.checked(Level::Failure, "Failed", "queue r: denied");
+        machine.error("nothing answers");
+        // A machine's results come back to the fleet as values, never through its row.
+        machine.show(Rendered::Text("outputs\n".into()));
+        assert_eq!(
+            fleet.printed(),
+            Printed {
+                stdout: String::new(),
+                stderr: "lab-01   |      Deleted queue q  5 ms\n\
+                         lab-01   |       Failed queue r: denied\n\
+                         lab-01   |        error nothing answers\n"
+                    .into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_row_ends_with_its_mark() {
+        let fleet = Printer::buffer(settings(Format::Json, Verbosity::Normal));
+        let view = FleetView::new(&fleet, ["lab-01"]);
+        let row = view.row("lab-01");
+        row.finish(Level::Failure, "0.1s nothing answers");
+        row.finish(Level::Progress, "0.2s 9 created");
+        assert_eq!(
+            fleet.printed().stderr,
+            "lab-01 | ✗ 0.1s nothing answers\nlab-01 | ✓ 0.2s 9 created\n"
         );
     }
 
