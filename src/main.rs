@@ -24,7 +24,6 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let g = &cli.global;
     let printer = Printer::terminal(Settings::detect(g.output, g.verbosity(), g.color));
-    output::set_process_printer(&printer);
     if printer.verbosity() == output::Verbosity::Trace {
         trace_aws_calls(printer.color());
     }

@@ -16,15 +16,20 @@ mod validate;
 mod verify;
 mod watch;
 
+use std::fs::File;
+use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Result;
 use tokio_util::sync::CancellationToken;
 
+use crate::aws::pacer::{OnPacing, Pacing};
 use crate::aws::{Ctx, Target};
 use crate::cli::{Cli, Command, Global};
 use crate::manifest::{self, Stack};
 use crate::output::Printer;
+use crate::runfiles::RunFiles;
 use report::{CouldNotRun, Report};
 
 /// Exit codes, documented in the README.
@@ -109,7 +114,9 @@ pub(crate) async fn on_target(
     target: Target,
     cancel: &CancellationToken,
 ) -> Result<Box<dyn Report>> {
-    let ctx = Ctx::connect(target, &stack.name).await?;
+    let mut ctx = Ctx::connect(target, &stack.name).await?;
+    // On real AWS the account's pacer is shared; each machine tells of its own waits.
+    ctx.pacer = ctx.pacer.map(|p| p.telling(pacing_notices(printer)));
     if ctx.target.is_aws() {
         printer.status(
             "Target",
@@ -121,7 +128,7 @@ pub(crate) async fn on_target(
     let _lock = match command {
         Command::Up(a) if a.watch => None,
         Command::Up(_) | Command::Down(_) | Command::Reset(_) => {
-            Some(ctx.run_files.lock(&stack.name).await?)
+            Some(lock(&ctx, &stack.name, printer).await?)
         }
         _ => None,
     };
@@ -142,6 +149,36 @@ pub(crate) async fn on_target(
         Command::Outputs(args) => Box::new(outputs::run(&ctx, stack, printer, *args).await?),
         Command::Logs(args) => Box::new(logs::run(&ctx, stack, printer, args, cancel).await?),
         Command::Verify(args) => Box::new(verify::run(&ctx, stack, printer, *args).await?),
+    })
+}
+
+/// Takes the run lock of `stack` on `ctx`'s target, saying so when another run holds it.
+pub(crate) async fn lock(ctx: &Ctx, stack: &str, printer: &Printer) -> Result<File> {
+    let waiting = |path: &Path| {
+        printer.notice(
+            "Waiting",
+            format_args!(
+                "for another exstack run on stack `{stack}` to finish ({})",
+                path.display()
+            ),
+        );
+    };
+    RunFiles::new(&ctx.target, stack).lock(waiting).await
+}
+
+/// A status line for each wait of a second or more for API Gateway's per-account rate.
+fn pacing_notices(printer: &Printer) -> OnPacing {
+    let printer = printer.clone();
+    Arc::new(move |pacing: Pacing| {
+        printer.status(
+            "Pacing",
+            format_args!(
+                "{}: waiting {}s (AWS allows one every {}s per account)",
+                pacing.op.name(),
+                pacing.wait.as_secs(),
+                pacing.op.interval().as_secs()
+            ),
+        );
     })
 }
 

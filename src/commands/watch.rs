@@ -37,7 +37,7 @@ pub async fn run(
     let mut watched = Watched::of(&g.file, stack);
     let mut seen = watched.fingerprint();
     let first = {
-        let _lock = ctx.run_files.lock(&stack.name).await?;
+        let _lock = super::lock(ctx, &stack.name, printer).await?;
         up::run(ctx, stack, printer, args, cancel).await
     };
     if interrupted(printer, first) {
@@ -91,7 +91,7 @@ pub async fn run(
         watched = Watched::of(&g.file, &stack);
         seen = watched.fingerprint();
         let applied = {
-            let _lock = ctx.run_files.lock(&stack.name).await?;
+            let _lock = super::lock(ctx, &stack.name, printer).await?;
             up::apply(ctx, &stack, printer, args, cancel).await
         };
         if interrupted(printer, applied) {

@@ -10,9 +10,9 @@ mod style;
 
 use std::fmt::Display;
 use std::io::{IsTerminal, Write};
+use std::sync::Arc;
 #[cfg(test)]
 use std::sync::Mutex;
-use std::sync::{Arc, OnceLock};
 
 pub use live::{FleetView, Row};
 pub use style::Level;
@@ -321,28 +321,6 @@ impl Printer {
                 printed.stderr.push('\n');
             }
         }
-    }
-}
-
-/// The process's printer, for the two lower layers that still print (the pacer, the lock).
-static PROCESS: OnceLock<Printer> = OnceLock::new();
-
-/// Makes `printer` the one `status` prints with.
-pub fn set_process_printer(printer: &Printer) {
-    let _ = PROCESS.set(printer.clone());
-}
-
-/// A status line from code that is given no printer.
-pub fn status(verb: &str, message: impl Display) {
-    if let Some(printer) = PROCESS.get() {
-        printer.status(verb, message);
-    }
-}
-
-/// A yellow status line from code that is given no printer.
-pub fn notice(verb: &str, message: impl Display) {
-    if let Some(printer) = PROCESS.get() {
-        printer.notice(verb, message);
     }
 }
 
