@@ -19,25 +19,15 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-/// Exit codes, documented in the README.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    /// Done; for `status`, everything is in sync.
-    Success = 0,
-    /// Something failed (invalid stack.toml, an AWS error, nothing at the endpoint).
-    Failure = 1,
-    /// `status`: the live stack differs from stack.toml. `verify`: a check failed.
-    Drift = 3,
-    /// Interrupted by Ctrl-C; what finished is reported.
-    Interrupted = 130,
-}
+use commands::Exit;
+use output::{Printer, Settings};
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    let verbosity = cli.global.verbosity();
-    output::init(verbosity, cli.global.color);
-    if verbosity == output::Verbosity::Trace {
-        trace_aws_calls();
+    let g = &cli.global;
+    let printer = Printer::terminal(Settings::detect(g.output, g.verbosity(), g.color));
+    if printer.verbosity() == output::Verbosity::Trace {
+        trace_aws_calls(printer.color());
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -46,26 +36,18 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(Exit::Failure as u8);
+            return Exit::Failure.into();
         }
     };
-    let json = cli.global.output == cli::Format::Json;
-    match runtime.block_on(commands::run(cli)) {
-        Ok(exit) => ExitCode::from(exit as u8),
-        Err(e) => {
-            output::error(format_args!("{e:#}"));
-            // Scripts reading stdout get one document even when the command could not run.
-            if json {
-                output::json(&serde_json::json!({"ok": false, "error": format!("{e:#}")}));
-            }
-            ExitCode::from(Exit::Failure as u8)
-        }
+    match runtime.block_on(commands::run(&cli, &printer)) {
+        Ok(exit) => exit.into(),
+        Err(e) => commands::could_not_run(&printer, &e).into(),
     }
 }
 
 /// `-vv`: every AWS call's request and response as the SDK traces them, on stderr.
 /// RUST_LOG, when set, chooses instead.
-fn trace_aws_calls() {
+fn trace_aws_calls(color: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(
             "exstack=debug,aws_smithy_runtime=debug,aws_smithy_runtime::client::http=trace,aws_config=info",
@@ -74,6 +56,6 @@ fn trace_aws_calls() {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(output::color())
+        .with_ansi(color)
         .init();
 }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 use std::fs::{File, OpenOptions};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 use sha2::Digest;
@@ -30,7 +30,8 @@ impl RunFiles {
     }
 
     /// Waits for any other `up`/`down` on the same stack and target; held until dropped.
-    pub async fn lock(&self, stack: &str) -> Result<File> {
+    /// `waiting` is told the lock file's path once, if another run holds it.
+    pub async fn lock(&self, waiting: impl FnOnce(&Path)) -> Result<File> {
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -38,13 +39,7 @@ impl RunFiles {
             .open(&self.lock)
             .with_context(|| format!("cannot open the lock file {}", self.lock.display()))?;
         if file.try_lock().is_err() {
-            crate::output::status(
-                "Waiting",
-                format_args!(
-                    "for another exstack run on stack `{stack}` to finish ({})",
-                    self.lock.display()
-                ),
-            );
+            waiting(&self.lock);
             // Polled, not a blocking lock: in a fleet, one busy lab machine must not stall
             // the thread the others run on.
             while let Err(e) = file.try_lock() {

@@ -21,7 +21,9 @@ fn on_terminal(lab: &Lab, args: &str, env: &[(&str, &str)]) -> Run {
     run(cmd)
 }
 
-const GREEN: &str = "\x1b[1;32m";
+// anstyle writes bold and the colour as two sequences.
+const GREEN: &str = "\x1b[1m\x1b[32m";
+const RED: &str = "\x1b[1m\x1b[31m";
 
 #[test]
 fn up_on_a_terminal_shows_spinners_then_marks_and_ends_cleanly() {
@@ -78,7 +80,7 @@ fn a_fleet_on_a_terminal_has_a_row_per_machine_ending_in_a_mark() {
     assert_eq!(run.code, 1, "{}", run.stdout);
     let dead_name = dead.trim_start_matches("http://");
     assert!(
-        run.stdout.contains(&format!("{dead_name} \x1b[1;31m✗")),
+        run.stdout.contains(&format!("{dead_name} {RED}✗")),
         "{}",
         run.stdout
     );

@@ -39,10 +39,28 @@ impl Paced {
     }
 }
 
+/// A wait of a second or more for `op`'s turn, for whoever shows progress to tell of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pacing {
+    pub op: Paced,
+    pub wait: Duration,
+}
+
+/// Told of each such wait; the caller decides how (or whether) to show it.
+pub type OnPacing = Arc<dyn Fn(Pacing) + Send + Sync>;
+
 /// When each paced call may next be made in one account.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Pacer {
-    next: Mutex<HashMap<Paced, Instant>>,
+    /// Shared by every handle on the account (see `telling`).
+    next: Arc<Mutex<HashMap<Paced, Instant>>>,
+    on_pacing: Option<OnPacing>,
+}
+
+impl std::fmt::Debug for Pacer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pacer").field("next", &self.next).finish()
+    }
 }
 
 impl Pacer {
@@ -55,6 +73,15 @@ impl Pacer {
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         pacers.entry(account.to_owned()).or_default().clone()
+    }
+
+    /// The same account's turns, with the waits of calls made through the new handle told to
+    /// `on_pacing` (so each lab machine of a fleet tells of its own).
+    pub fn telling(&self, on_pacing: OnPacing) -> Arc<Pacer> {
+        Arc::new(Pacer {
+            next: self.next.clone(),
+            on_pacing: Some(on_pacing),
+        })
     }
 
     /// Takes the next free slot for `op` and returns when it is. Slots are handed out in call
@@ -71,16 +98,10 @@ impl Pacer {
     pub async fn wait(&self, op: Paced) -> Duration {
         let slot = self.reserve(op);
         let waited = slot.saturating_duration_since(Instant::now());
-        if waited >= Duration::from_secs(1) {
-            crate::output::status(
-                "Pacing",
-                format_args!(
-                    "{}: waiting {}s (AWS allows one every {}s per account)",
-                    op.name(),
-                    waited.as_secs(),
-                    op.interval().as_secs()
-                ),
-            );
+        if waited >= Duration::from_secs(1)
+            && let Some(on_pacing) = &self.on_pacing
+        {
+            on_pacing(Pacing { op, wait: waited });
         }
         tokio::time::sleep_until(slot).await;
         waited
@@ -202,6 +223,28 @@ mod tests {
         assert_eq!(start.elapsed(), Duration::from_secs(30));
         // Another account is not held up by them.
         assert_eq!(b.wait(Paced::DeleteRestApi).await, Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn each_handle_tells_of_its_own_long_waits_and_shares_the_turns() {
+        let account = Pacer::default();
+        let told = Arc::new(Mutex::new(Vec::new()));
+        let to = told.clone();
+        let one = account.telling(Arc::new(move |p| to.lock().unwrap().push(p)));
+        let other = account.telling(Arc::new(|_| {}));
+        assert_eq!(other.wait(Paced::CreateDeployment).await, Duration::ZERO);
+        // The other handle took the slot: this one waits, and says so.
+        assert_eq!(
+            one.wait(Paced::CreateDeployment).await,
+            Duration::from_secs(5)
+        );
+        assert_eq!(
+            *told.lock().unwrap(),
+            vec![Pacing {
+                op: Paced::CreateDeployment,
+                wait: Duration::from_secs(5)
+            }]
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -5,25 +5,22 @@ use anyhow::Result;
 use clap::CommandFactory;
 use clap_complete::Shell;
 
-use crate::Exit;
+use super::report::Plain;
 use crate::cli::Cli;
-use crate::output;
 
 // Both render into memory first: clap_complete panics when stdout closes early
-// (`exstack completions bash | head`), and output::data does not.
+// (`exstack completions bash | head`), and the printer does not.
 
-pub fn completions(shell: Shell) -> Result<Exit> {
+pub fn completions(shell: Shell) -> Plain {
     let mut command = Cli::command();
     let name = command.get_name().to_owned();
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut command, name, &mut script);
-    output::data(String::from_utf8_lossy(&script));
-    Ok(Exit::Success)
+    Plain::new(String::from_utf8_lossy(&script))
 }
 
-pub fn man() -> Result<Exit> {
+pub fn man() -> Result<Plain> {
     let mut page = Vec::new();
     clap_mangen::Man::new(Cli::command()).render(&mut page)?;
-    output::data(String::from_utf8_lossy(&page));
-    Ok(Exit::Success)
+    Ok(Plain::new(String::from_utf8_lossy(&page)))
 }

@@ -12,12 +12,12 @@ use futures::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use super::on_target;
-use crate::Exit;
+use super::report::{self, Report, json};
+use super::{Exit, on_target};
 use crate::aws::{DEFAULT_ENDPOINT, DEFAULT_REGION, Target};
-use crate::cli::{Command, Format, Global};
+use crate::cli::{Command, Global};
 use crate::manifest::Stack;
-use crate::output::{self, FleetView, Mark, Row};
+use crate::output::{FleetView, Level, Printer, Rendered, Row, Settings};
 use crate::runfiles::canonical_endpoint;
 
 /// A lab machine: where to act, and what to call it.
@@ -198,9 +198,36 @@ fn checked_url(url: &str) -> Result<String> {
     }
 }
 
+/// Every machine's result, in the order given: the table (and each machine's report) for
+/// people, `{ok, targets}` for scripts.
+#[derive(Debug, Serialize)]
+pub struct Fleet {
+    ok: bool,
+    targets: Vec<MachineResult>,
+    #[serde(skip)]
+    exit: Exit,
+    /// Whether each machine's own report follows the table (see `print_table`).
+    #[serde(skip)]
+    sections: bool,
+}
+
+impl Report for Fleet {
+    fn json(&self) -> Option<serde_json::Value> {
+        json(self)
+    }
+
+    fn text(&self, _: Settings) -> String {
+        self.table()
+    }
+
+    fn exit(&self) -> Exit {
+        self.exit
+    }
+}
+
 /// One machine's result, for the table and the JSON.
 #[derive(Debug, Serialize)]
-struct Report {
+struct MachineResult {
     name: String,
     endpoint: String,
     ok: bool,
@@ -217,7 +244,42 @@ struct Report {
     output: String,
 }
 
-impl Report {
+impl MachineResult {
+    /// What the machine's report says (or why the command could not run there).
+    fn new(
+        machine: Machine,
+        report: Result<Box<dyn Report>>,
+        elapsed: Duration,
+        settings: Settings,
+    ) -> MachineResult {
+        let (exit, error, changes, shown) = match report {
+            Ok(report) => {
+                let exit = report.exit();
+                let error = report.problem().filter(|_| exit != Exit::Success);
+                let shown = report::rendered(report.as_ref(), settings);
+                (exit, error, report.changes(), Some(shown))
+            }
+            Err(e) => (Exit::Failure, Some(format!("{e:#}")), None, None),
+        };
+        let (result, output) = match shown {
+            Some(Rendered::Json(document)) => (Some(document), String::new()),
+            Some(Rendered::Text(text)) => (None, text),
+            None => (None, String::new()),
+        };
+        MachineResult {
+            name: machine.name,
+            endpoint: machine.target.describe(),
+            ok: exit == Exit::Success,
+            exit: i32::from(exit.code()),
+            status: exit,
+            elapsed_ms: elapsed.as_millis() as u64,
+            changes,
+            error,
+            result,
+            output,
+        }
+    }
+
     /// A line for the table: the error if there was one, else what changed.
     fn detail(&self) -> String {
         match (&self.error, &self.changes) {
@@ -231,10 +293,11 @@ impl Report {
 pub async fn run(
     command: &Command,
     g: &Global,
+    printer: &Printer,
     stack: &Stack,
     machines: Vec<Machine>,
     cancel: &CancellationToken,
-) -> Result<Exit> {
+) -> Result<Fleet> {
     // Both run until Ctrl-C, and a fleet's output is shown when every machine is done.
     match command {
         Command::Up(a) if a.watch => {
@@ -245,7 +308,7 @@ pub async fn run(
         }
         _ => {}
     }
-    let view = FleetView::new(machines.iter().map(|m| m.name.as_str()));
+    let view = FleetView::new(printer, machines.iter().map(|m| m.name.as_str()));
     let rows: Vec<(Machine, Arc<Row>)> = machines
         .into_iter()
         .map(|m| {
@@ -253,75 +316,59 @@ pub async fn run(
             (m, row)
         })
         .collect();
-    // Unordered, so a slow machine never keeps a free slot from the next one; the reports
+    // Unordered, so a slow machine never keeps a free slot from the next one; the results
     // are put back in the order given.
-    let mut reports: Vec<(usize, Report)> = stream::iter(rows.into_iter().enumerate())
+    let mut results: Vec<(usize, MachineResult)> = stream::iter(rows.into_iter().enumerate())
         .map(|(i, (machine, row))| async move {
             (
                 i,
-                one_machine(command, g, stack, machine, row, cancel).await,
+                one_machine(command, g, printer, stack, machine, row, cancel).await,
             )
         })
         .buffer_unordered(usize::from(g.jobs))
         .collect()
         .await;
-    reports.sort_by_key(|(i, _)| *i);
-    let reports: Vec<Report> = reports.into_iter().map(|(_, r)| r).collect();
-    let exit = worst(&reports, cancel);
-    match g.output {
-        Format::Json => output::json(&serde_json::json!({
-            "ok": exit == Exit::Success,
-            "targets": reports,
-        })),
-        Format::Text => print_table(command, &reports),
-    }
-    Ok(exit)
+    results.sort_by_key(|(i, _)| *i);
+    let targets: Vec<MachineResult> = results.into_iter().map(|(_, r)| r).collect();
+    let exit = worst(&targets, cancel);
+    Ok(Fleet {
+        ok: exit == Exit::Success,
+        targets,
+        exit,
+        sections: matches!(
+            command,
+            Command::Status
+                | Command::Verify(_)
+                | Command::Plan(_)
+                | Command::Outputs(_)
+                | Command::Logs(_)
+                | Command::Graph(_)
+        ),
+    })
 }
 
 async fn one_machine(
     command: &Command,
     g: &Global,
+    printer: &Printer,
     stack: &Stack,
     machine: Machine,
     row: Arc<Row>,
     cancel: &CancellationToken,
-) -> Report {
+) -> MachineResult {
     let started = row.start();
     let target = machine.target.clone();
-    let result = output::on_row(row.clone(), on_target(command, g, stack, target, cancel)).await;
+    let on_row = printer.for_row(row.clone());
+    let report = on_target(command, g, &on_row, stack, target, cancel).await;
     let elapsed = started.elapsed();
-    let captured = row.take();
-    let (exit, error) = match result {
-        Ok(exit) => (
-            exit,
-            captured
-                .errors
-                .first()
-                .cloned()
-                .filter(|_| exit != Exit::Success),
-        ),
-        Err(e) => (Exit::Failure, Some(format!("{e:#}"))),
+    let result = MachineResult::new(machine, report, elapsed, printer.settings());
+    let level = if result.ok {
+        Level::Progress
+    } else {
+        Level::Failure
     };
-    let ok = exit == Exit::Success;
-    let report = Report {
-        name: machine.name,
-        endpoint: machine.target.describe(),
-        ok,
-        exit: exit as i32,
-        status: exit,
-        elapsed_ms: elapsed.as_millis() as u64,
-        changes: captured.summary,
-        error,
-        output: if captured.json.is_some() {
-            String::new()
-        } else {
-            captured.data
-        },
-        result: captured.json,
-    };
-    let mark = if ok { Mark::Passed } else { Mark::Failed };
-    row.finish(mark, &format!("{}  {}", seconds(elapsed), report.detail()));
-    report
+    row.finish(level, &format!("{}  {}", seconds(elapsed), result.detail()));
+    result
 }
 
 fn result_word(exit: Exit) -> &'static str {
@@ -338,11 +385,11 @@ fn seconds(d: Duration) -> String {
 }
 
 /// Interrupted beats failed beats differs beats success.
-fn worst(reports: &[Report], cancel: &CancellationToken) -> Exit {
+fn worst(results: &[MachineResult], cancel: &CancellationToken) -> Exit {
     if cancel.is_cancelled() {
         return Exit::Interrupted;
     }
-    let any = |exit: Exit| reports.iter().any(|r| r.status == exit);
+    let any = |exit: Exit| results.iter().any(|r| r.status == exit);
     if any(Exit::Failure) {
         Exit::Failure
     } else if any(Exit::Drift) {
@@ -352,58 +399,53 @@ fn worst(reports: &[Report], cancel: &CancellationToken) -> Exit {
     }
 }
 
-/// The table on stdout; then, for commands whose output is a report (status, verify, plan,
-/// outputs, graph), each machine's report under its name.
-fn print_table(command: &Command, reports: &[Report]) {
-    let wn = reports
-        .iter()
-        .map(|r| r.name.len())
-        .max()
-        .unwrap_or(0)
-        .max(6);
-    let we = "interrupted".len();
-    let mut table = format!(
-        "{:<wn$}  {:<we$}  {:>6}  CHANGES\n",
-        "TARGET", "RESULT", "TIME"
-    );
-    for r in reports {
+impl Fleet {
+    /// The table; then, for commands whose output is a report (status, verify, plan,
+    /// outputs, logs, graph), each machine's report under its name.
+    fn table(&self) -> String {
+        let results = &self.targets;
+        let wn = results
+            .iter()
+            .map(|r| r.name.len())
+            .max()
+            .unwrap_or(0)
+            .max(6);
+        let we = "interrupted".len();
+        let mut table = format!(
+            "{:<wn$}  {:<we$}  {:>6}  CHANGES\n",
+            "TARGET", "RESULT", "TIME"
+        );
+        for r in results {
+            table.push_str(&format!(
+                "{:<wn$}  {:<we$}  {:>6}  {}\n",
+                r.name,
+                result_word(r.status),
+                seconds(Duration::from_millis(r.elapsed_ms)),
+                r.detail(),
+            ));
+        }
+        let failed = results.iter().filter(|r| !r.ok).count();
         table.push_str(&format!(
-            "{:<wn$}  {:<we$}  {:>6}  {}\n",
-            r.name,
-            result_word(r.status),
-            seconds(Duration::from_millis(r.elapsed_ms)),
-            r.detail(),
+            "{} of {} lab machines ok\n",
+            results.len() - failed,
+            results.len()
         ));
-    }
-    let failed = reports.iter().filter(|r| !r.ok).count();
-    table.push_str(&format!(
-        "{} of {} lab machines ok\n",
-        reports.len() - failed,
-        reports.len()
-    ));
-    if matches!(
-        command,
-        Command::Status
-            | Command::Verify(_)
-            | Command::Plan(_)
-            | Command::Outputs(_)
-            | Command::Logs(_)
-            | Command::Graph(_)
-    ) {
-        for r in reports {
-            // A command asked for JSON of its own (`outputs --format json`) prints no text.
-            let shown = match &r.result {
-                Some(json) if r.output.is_empty() => {
-                    serde_json::to_string_pretty(json).unwrap_or_default() + "\n"
+        if self.sections {
+            for r in results {
+                // A command asked for JSON of its own (`outputs --format json`) prints no text.
+                let shown = match &r.result {
+                    Some(json) if r.output.is_empty() => {
+                        serde_json::to_string_pretty(json).unwrap_or_default() + "\n"
+                    }
+                    _ => r.output.clone(),
+                };
+                if !shown.is_empty() {
+                    table.push_str(&format!("\n== {} ({})\n{shown}", r.name, r.endpoint));
                 }
-                _ => r.output.clone(),
-            };
-            if !shown.is_empty() {
-                table.push_str(&format!("\n== {} ({})\n{shown}", r.name, r.endpoint));
             }
         }
+        table
     }
-    output::data(table);
 }
 
 #[cfg(test)]
@@ -496,6 +538,63 @@ mod tests {
                 ("aws:us-west-2", None, "us-west-2")
             ]
         );
+    }
+
+    #[test]
+    fn each_machines_line_comes_from_its_report_or_its_error() {
+        let machine = |name: &str| Machine {
+            name: name.into(),
+            target: Target {
+                endpoint: Some(format!("http://{name}:4566")),
+                region: "us-east-1".into(),
+            },
+        };
+        let settings = Settings {
+            format: crate::output::Format::Text,
+            verbosity: crate::output::Verbosity::Normal,
+            color: false,
+            live: false,
+        };
+        let second = Duration::from_secs(1);
+        let differs = report::Plain {
+            text: "queue q  differs\n".into(),
+            exit: Exit::Drift,
+        };
+        let targets = vec![
+            MachineResult::new(machine("lab-01"), Ok(Box::new(differs)), second, settings),
+            MachineResult::new(
+                machine("lab-02"),
+                Err(anyhow::anyhow!(
+                    "nothing answers at http://lab-02:4566\nmore"
+                )),
+                second,
+                settings,
+            ),
+        ];
+        let fleet = Fleet {
+            ok: false,
+            exit: Exit::Failure,
+            sections: true,
+            targets,
+        };
+        assert_eq!(
+            fleet.table(),
+            "TARGET  RESULT         TIME  CHANGES
+lab-01  differs        1.0s  differs
+lab-02  failed         1.0s  nothing answers at http://lab-02:4566
+0 of 2 lab machines ok
+
+== lab-01 (http://lab-01:4566 (us-east-1))
+queue q  differs
+"
+        );
+        let json = fleet.json().unwrap();
+        assert_eq!(json["targets"][0]["output"], "queue q  differs\n");
+        assert_eq!(
+            json["targets"][1]["error"],
+            "nothing answers at http://lab-02:4566\nmore"
+        );
+        assert_eq!(json["targets"][1]["result"], serde_json::Value::Null);
     }
 
     #[test]

@@ -7,13 +7,12 @@ use std::fmt::Write;
 
 use anyhow::Result;
 
-use crate::Exit;
+use super::report::Plain;
 use crate::aws::Ctx;
 use crate::cli::{GraphArgs, GraphFormat};
 use crate::graph::Graph;
 use crate::manifest::Stack;
 use crate::model::{Kind, ResourceId};
-use crate::output;
 use crate::plan::State;
 use crate::resources;
 
@@ -21,17 +20,16 @@ use crate::resources;
 type States = BTreeMap<ResourceId, State>;
 
 /// `ctx` is given only with `--status`: without it the graph needs no AWS.
-pub async fn run(stack: &Stack, args: GraphArgs, ctx: Option<&Ctx>) -> Result<Exit> {
+pub async fn run(stack: &Stack, args: GraphArgs, ctx: Option<&Ctx>) -> Result<Plain> {
     let states = match ctx {
         Some(ctx) => Some(live_states(ctx, stack).await?),
         None => None,
     };
     let drawing = Drawing::new(stack, &stack.graph, states.as_ref());
-    output::data(match args.format {
+    Ok(Plain::new(match args.format {
         GraphFormat::Mermaid => drawing.mermaid(),
         GraphFormat::Dot => drawing.dot(),
-    });
-    Ok(Exit::Success)
+    }))
 }
 
 async fn live_states(ctx: &Ctx, stack: &Stack) -> Result<States> {

@@ -8,17 +8,17 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
 
+use super::report::Plain;
 use super::schema;
-use crate::Exit;
 use crate::cli::InitArgs;
-use crate::output;
+use crate::output::Printer;
 
 /// The repo's own lab, built into the binary so `init` works anywhere.
 const STACK_TOML: &str = include_str!("../../stack.toml");
 const TASK_PROCESSOR: &str = include_str!("../../functions/task_processor.py");
 const API_ENQUEUE: &str = include_str!("../../functions/api_enqueue.py");
 
-pub fn run(args: &InitArgs) -> Result<Exit> {
+pub fn run(args: &InitArgs, printer: &Printer) -> Result<Plain> {
     let dir = &args.dir;
     let files = lab_files();
     let existing: Vec<String> = files
@@ -36,10 +36,10 @@ pub fn run(args: &InitArgs) -> Result<Exit> {
     for (path, contents) in &files {
         let path = dir.join(path);
         write_new(&path, contents)?;
-        output::status("Created", path.display());
+        printer.status("Created", path.display());
     }
-    output::status("Next", next_command(dir));
-    Ok(Exit::Success)
+    printer.status("Next", next_command(dir));
+    Ok(Plain::new(""))
 }
 
 /// Every file of a new lab, relative to its directory.

@@ -6,27 +6,68 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Result, bail};
 use aws_sdk_cloudwatchlogs::types::FilteredLogEvent;
+use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::Exit;
+use super::Exit;
+use super::report::Report;
 use crate::aws::Ctx;
 use crate::aws::errors::{AwsError, AwsResult};
-use crate::cli::{Format, Global, LogsArgs};
+use crate::cli::LogsArgs;
 use crate::manifest::Stack;
 use crate::manifest::diagnostic::closest;
-use crate::output;
+use crate::output::{Format, Printer, Rendered, Settings};
 
 /// How far back each `--follow` poll looks again: a line can be stored (ingested) a little
 /// after its timestamp, so the window overlaps and event ids drop what was already printed.
 const FOLLOW_OVERLAP: Duration = Duration::from_secs(30);
 
+/// The lines shown, each as soon as it was read. `--follow` keeps none: it runs until Ctrl-C
+/// on one machine, where every line is on the screen already.
+pub struct Logs {
+    events: Vec<Event>,
+}
+
+impl Report for Logs {
+    /// None: `-o json` prints JSON Lines, one object per event.
+    fn json(&self) -> Option<serde_json::Value> {
+        None
+    }
+
+    fn text(&self, settings: Settings) -> String {
+        self.events
+            .iter()
+            .map(|e| e.line(settings.format))
+            .collect()
+    }
+
+    fn exit(&self) -> Exit {
+        Exit::Success
+    }
+
+    fn streamed(&self) -> bool {
+        true
+    }
+}
+
+/// One log event, as `-o json` prints it: one object a line (JSON Lines).
+#[derive(Serialize)]
+struct Event {
+    function: String,
+    time: String,
+    timestamp: i64,
+    stream: String,
+    event_id: Option<String>,
+    message: String,
+}
+
 pub async fn run(
     ctx: &Ctx,
     stack: &Stack,
-    g: &Global,
+    printer: &Printer,
     args: &LogsArgs,
     cancel: &CancellationToken,
-) -> Result<Exit> {
+) -> Result<Logs> {
     let (function, group) = log_group(stack, &args.function)?;
     let first_start = epoch_ms(SystemTime::now()) - args.since.as_millis() as i64;
     // FilterLogEvents is limited to a few calls a second per account on AWS.
@@ -36,6 +77,7 @@ pub async fn run(
         Duration::from_millis(500)
     };
     let mut printed: HashMap<String, i64> = HashMap::new();
+    let mut logs = Logs { events: Vec::new() };
     let mut said_waiting = false;
     loop {
         let start = if args.follow && !printed.is_empty() {
@@ -50,21 +92,25 @@ pub async fn run(
                         continue;
                     };
                     if printed.insert(id.to_owned(), ts).is_none() {
-                        print_event(g, function, &event);
+                        let event = Event::of(function, &event);
+                        printer.show(Rendered::Text(event.line(printer.settings().format)));
+                        if !args.follow {
+                            logs.events.push(event);
+                        }
                     }
                 }
                 printed.retain(|_, ts| *ts >= start);
             }
             Err(e) if e.is_not_found() => {
                 if !args.follow {
-                    output::status(
+                    printer.status(
                         "No logs",
                         format_args!("{group} does not exist yet: {function} has not run"),
                     );
-                    return Ok(Exit::Success);
+                    return Ok(logs);
                 }
                 if !said_waiting {
-                    output::status(
+                    printer.notice(
                         "Waiting",
                         format_args!("for {function} to run ({group} does not exist yet)"),
                     );
@@ -74,11 +120,11 @@ pub async fn run(
             Err(e) => return Err(e.into()),
         }
         if !args.follow {
-            return Ok(Exit::Success);
+            return Ok(logs);
         }
         // Ctrl-C is how `--follow` ends: that is success, not an interruption.
         tokio::select! {
-            () = cancel.cancelled() => return Ok(Exit::Success),
+            () = cancel.cancelled() => return Ok(logs),
             () = tokio::time::sleep(poll) => {}
         }
     }
@@ -145,30 +191,34 @@ async fn read_events(
     Ok(events)
 }
 
-fn print_event(g: &Global, function: &str, event: &FilteredLogEvent) {
-    let ts = event.timestamp().unwrap_or_default();
-    let stream = event.log_stream_name().unwrap_or_default();
-    let message = event
-        .message()
-        .unwrap_or_default()
-        .trim_end_matches(['\n', '\r']);
-    match g.output {
-        Format::Json => output::data(format_args!(
-            "{}\n",
-            serde_json::json!({
-                "function": function,
-                "time": utc(ts),
-                "timestamp": ts,
-                "stream": stream,
-                "event_id": event.event_id(),
-                "message": message,
-            })
-        )),
-        Format::Text => output::data(format_args!(
-            "{}  {}  {message}\n",
-            utc(ts),
-            short_stream(stream)
-        )),
+impl Event {
+    fn of(function: &str, event: &FilteredLogEvent) -> Event {
+        let timestamp = event.timestamp().unwrap_or_default();
+        Event {
+            function: function.to_owned(),
+            time: utc(timestamp),
+            timestamp,
+            stream: event.log_stream_name().unwrap_or_default().to_owned(),
+            event_id: event.event_id().map(str::to_owned),
+            message: event
+                .message()
+                .unwrap_or_default()
+                .trim_end_matches(['\n', '\r'])
+                .to_owned(),
+        }
+    }
+
+    /// Its line: the JSON object, or the time, the short stream name and the message.
+    fn line(&self, format: Format) -> String {
+        match format {
+            Format::Json => format!("{}\n", serde_json::to_value(self).unwrap_or_default()),
+            Format::Text => format!(
+                "{}  {}  {}\n",
+                self.time,
+                short_stream(&self.stream),
+                self.message
+            ),
+        }
     }
 }
 

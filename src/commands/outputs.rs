@@ -3,17 +3,66 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use anyhow::Result;
+use serde_json::Value;
 
-use crate::Exit;
+use super::Exit;
+use super::report::{Report, json};
 use crate::aws::Ctx;
-use crate::cli::{Format, Global, OutputsArgs, OutputsFormat};
+use crate::cli::{OutputsArgs, OutputsFormat};
 use crate::engine::Engine;
 use crate::manifest::Stack;
 use crate::model::{Outputs, ResourceId};
-use crate::output;
+use crate::output::{Printer, Rendered, Settings};
 use crate::resources;
 
-pub async fn run(ctx: &Ctx, stack: &Stack, g: &Global, args: OutputsArgs) -> Result<Exit> {
+/// The stack's outputs in the form asked for (`--format`, else `-o`), and what is missing.
+pub struct StackOutputs {
+    format: Option<OutputsFormat>,
+    outputs: BTreeMap<String, String>,
+    /// The shell variables, made only for `--format env`.
+    env: Vec<(String, String)>,
+    missing: bool,
+}
+
+impl Report for StackOutputs {
+    /// The map, unless `--format` asked for text or env.
+    fn json(&self) -> Option<Value> {
+        match self.format {
+            None | Some(OutputsFormat::Json) => json(&self.outputs),
+            Some(OutputsFormat::Text | OutputsFormat::Env) => None,
+        }
+    }
+
+    fn text(&self, _: Settings) -> String {
+        match self.format {
+            // `--format json` is JSON whatever `-o` says.
+            Some(OutputsFormat::Json) => {
+                Rendered::Json(json(&self.outputs).unwrap_or_default()).into_text()
+            }
+            Some(OutputsFormat::Env) => self
+                .env
+                .iter()
+                .map(|(name, value)| format!("{name}={}\n", shell_quote(value)))
+                .collect(),
+            None | Some(OutputsFormat::Text) => table(&self.outputs),
+        }
+    }
+
+    fn exit(&self) -> Exit {
+        if self.missing {
+            Exit::Drift
+        } else {
+            Exit::Success
+        }
+    }
+}
+
+pub async fn run(
+    ctx: &Ctx,
+    stack: &Stack,
+    printer: &Printer,
+    args: OutputsArgs,
+) -> Result<StackOutputs> {
     let engine = Engine::new(ctx, stack)?;
     let observed = engine.observe().await?;
     let missing: Vec<String> = observed
@@ -25,27 +74,22 @@ pub async fn run(ctx: &Ctx, stack: &Stack, g: &Global, args: OutputsArgs) -> Res
         .into_iter()
         .filter_map(|(id, l)| l.map(|l| (id, l.outputs)))
         .collect();
-    let format = args.format.unwrap_or(match g.output {
-        Format::Json => OutputsFormat::Json,
-        Format::Text => OutputsFormat::Text,
-    });
-    match format {
-        OutputsFormat::Json => output::json(&serde_json::json!(collect(stack, &live))),
-        OutputsFormat::Text => print(&collect(stack, &live)),
-        OutputsFormat::Env => {
-            for (name, value) in env(stack, &live)? {
-                output::data(format_args!("{name}={}\n", shell_quote(&value)));
-            }
-        }
-    }
+    let env = match args.format {
+        Some(OutputsFormat::Env) => env(stack, &live)?,
+        _ => Vec::new(),
+    };
     if !missing.is_empty() {
-        output::status(
+        printer.notice(
             "Missing",
             format_args!("{} (run exstack up)", missing.join(", ")),
         );
-        return Ok(Exit::Drift);
     }
-    Ok(Exit::Success)
+    Ok(StackOutputs {
+        format: args.format,
+        outputs: collect(stack, &live),
+        env,
+        missing: !missing.is_empty(),
+    })
 }
 
 /// Named outputs, `<table>.<name>.<what>`: queue URLs, buckets, and each API route's URL
@@ -105,11 +149,13 @@ fn shell_quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', r"'\''"))
 }
 
-pub fn print(outputs: &BTreeMap<String, String>) {
+/// One output a line, names aligned.
+pub fn table(outputs: &BTreeMap<String, String>) -> String {
     let width = outputs.keys().map(String::len).max().unwrap_or(0);
-    for (k, v) in outputs {
-        output::data(format_args!("{k:width$}  {v}\n"));
-    }
+    outputs
+        .iter()
+        .map(|(k, v)| format!("{k:width$}  {v}\n"))
+        .collect()
 }
 
 #[cfg(test)]

@@ -1,22 +1,19 @@
 //! `exstack schema`: the JSON Schema of stack.toml, derived from the serde structs that parse it,
 //! so editors (Taplo / Even Better TOML) check and complete the file as exstack would read it.
 
-use anyhow::Result;
 use schemars::Schema;
 use schemars::generate::SchemaSettings;
 use schemars::transform::RecursiveTransform;
 use serde_json::Value;
 
-use crate::Exit;
+use super::report::Plain;
 use crate::manifest;
-use crate::output;
 
 /// Where the repo's and `exstack init`'s stack.toml expect the schema, next to themselves.
 pub const FILE_NAME: &str = "stack.schema.json";
 
-pub fn run() -> Result<Exit> {
-    output::data(text());
-    Ok(Exit::Success)
+pub fn run() -> Plain {
+    Plain::new(text())
 }
 
 /// The schema as pretty JSON with a final newline, byte for byte what is committed.

@@ -1,58 +1,95 @@
 //! `exstack plan` and `exstack status`: the diff against live state, with no writes.
 
 use anyhow::Result;
+use serde::Serialize;
+use serde_json::Value;
 
-use crate::Exit;
-use crate::aws::Ctx;
-use crate::cli::{Format, Global, UpArgs};
+use super::Exit;
+use super::report::{Report, calls_line, json};
+use crate::aws::{CallCounts, Ctx};
+use crate::cli::UpArgs;
 use crate::engine::Engine;
 use crate::manifest::Stack;
-use crate::output;
+use crate::output::{Printer, Settings};
 use crate::plan::{Change, Summary, render};
 
-pub async fn plan(ctx: &Ctx, stack: &Stack, g: &Global, args: UpArgs) -> Result<Exit> {
-    let changes = live_changes(ctx, stack, args.adopt).await?;
-    match g.output {
-        Format::Json => output::json(&serde_json::json!({
-            "changes": changes,
-            "summary": Summary::of(&changes),
-            "calls": ctx.calls.snapshot(),
-        })),
-        Format::Text => output::data(render::text(&changes, "Plan")),
-    }
-    Ok(Exit::Success)
+/// What `up` would change.
+#[derive(Serialize)]
+pub struct Plan {
+    changes: Vec<Change>,
+    summary: Summary,
+    calls: CallCounts,
 }
 
-pub async fn status(ctx: &Ctx, stack: &Stack, g: &Global) -> Result<Exit> {
-    let changes = live_changes(ctx, stack, false).await?;
-    let summary = Summary::of(&changes);
-    output::summary(if summary.in_sync() {
-        "in sync".to_owned()
-    } else {
-        render::summary_line(&summary)
-    });
-    match g.output {
-        Format::Json => output::json(&serde_json::json!({
-            "in_sync": summary.in_sync(),
-            "resources": changes,
-            "summary": summary,
-            "calls": ctx.calls.snapshot(),
-        })),
-        Format::Text => {
-            output::data(render::status_text(&changes));
-            if crate::output::verbose() {
-                let calls = ctx.calls.snapshot();
-                output::status(
-                    "Calls",
-                    format_args!("{} reads, {} writes", calls.reads, calls.writes),
-                );
-            }
+impl Report for Plan {
+    fn json(&self) -> Option<Value> {
+        json(self)
+    }
+
+    fn text(&self, _: Settings) -> String {
+        render::text(&self.changes, "Plan")
+    }
+
+    fn exit(&self) -> Exit {
+        Exit::Success
+    }
+}
+
+/// How each resource differs from stack.toml, if it does.
+#[derive(Serialize)]
+pub struct Status {
+    in_sync: bool,
+    resources: Vec<Change>,
+    summary: Summary,
+    calls: CallCounts,
+}
+
+impl Report for Status {
+    fn json(&self) -> Option<Value> {
+        json(self)
+    }
+
+    fn text(&self, _: Settings) -> String {
+        render::status_text(&self.resources)
+    }
+
+    fn exit(&self) -> Exit {
+        if self.in_sync {
+            Exit::Success
+        } else {
+            Exit::Drift
         }
     }
-    Ok(if summary.in_sync() {
-        Exit::Success
-    } else {
-        Exit::Drift
+
+    fn changes(&self) -> Option<String> {
+        Some(if self.in_sync {
+            "in sync".to_owned()
+        } else {
+            render::summary_line(&self.summary)
+        })
+    }
+}
+
+pub async fn plan(ctx: &Ctx, stack: &Stack, args: UpArgs) -> Result<Plan> {
+    let changes = live_changes(ctx, stack, args.adopt).await?;
+    Ok(Plan {
+        summary: Summary::of(&changes),
+        changes,
+        calls: ctx.calls.snapshot(),
+    })
+}
+
+pub async fn status(ctx: &Ctx, stack: &Stack, printer: &Printer) -> Result<Status> {
+    let changes = live_changes(ctx, stack, false).await?;
+    let summary = Summary::of(&changes);
+    if printer.verbose() {
+        calls_line(ctx, &printer.text_only());
+    }
+    Ok(Status {
+        in_sync: summary.in_sync(),
+        resources: changes,
+        summary,
+        calls: ctx.calls.snapshot(),
     })
 }
 

@@ -1,34 +1,73 @@
 //! `exstack validate`: the checks every command runs first, and nothing else.
 
+use std::path::PathBuf;
+
 use anyhow::Result;
+use serde::{Serialize, Serializer};
+use serde_json::Value;
 
-use crate::Exit;
-use crate::cli::{Format, Global};
+use super::Exit;
+use super::report::{Report, json};
 use crate::manifest::Stack;
-use crate::output;
+use crate::model::ResourceId;
+use crate::output::Settings;
 
-pub fn run(stack: &Stack, g: &Global) -> Result<Exit> {
-    let levels = stack.graph.levels();
-    if g.output == Format::Json {
-        let levels: Vec<Vec<String>> = levels
-            .iter()
-            .map(|l| l.iter().map(|id| id.address()).collect())
-            .collect();
-        output::json(&serde_json::json!({"valid": true, "stack": stack.name, "levels": levels}));
-        return Ok(Exit::Success);
+/// A valid stack and the order its resources are created in.
+#[derive(Serialize)]
+pub struct Valid {
+    valid: bool,
+    stack: String,
+    #[serde(serialize_with = "addresses")]
+    levels: Vec<Vec<ResourceId>>,
+    #[serde(skip)]
+    path: PathBuf,
+    #[serde(skip)]
+    resources: usize,
+}
+
+impl Report for Valid {
+    fn json(&self) -> Option<Value> {
+        json(self)
     }
-    output::data(format_args!(
-        "{} is valid: stack `{}`, {} resources in {} levels\n",
-        stack.path.display(),
-        stack.name,
-        stack.resources.len(),
-        levels.len()
-    ));
-    if crate::output::verbose() {
-        for (i, level) in levels.iter().enumerate() {
-            let names: Vec<String> = level.iter().map(ToString::to_string).collect();
-            output::data(format_args!("  level {i}: {}\n", names.join(", ")));
+
+    fn text(&self, settings: Settings) -> String {
+        let mut text = format!(
+            "{} is valid: stack `{}`, {} resources in {} levels\n",
+            self.path.display(),
+            self.stack,
+            self.resources,
+            self.levels.len()
+        );
+        if settings.verbose() {
+            for (i, level) in self.levels.iter().enumerate() {
+                let names: Vec<String> = level.iter().map(ToString::to_string).collect();
+                text.push_str(&format!("  level {i}: {}\n", names.join(", ")));
+            }
         }
+        text
     }
-    Ok(Exit::Success)
+
+    fn exit(&self) -> Exit {
+        Exit::Success
+    }
+}
+
+pub fn run(stack: &Stack) -> Result<Valid> {
+    let levels = stack.graph.levels();
+    Ok(Valid {
+        valid: true,
+        stack: stack.name.clone(),
+        levels,
+        path: stack.path.clone(),
+        resources: stack.resources.len(),
+    })
+}
+
+/// Each level's ids as references name them: `queues.task-dlq`.
+fn addresses<S: Serializer>(levels: &[Vec<ResourceId>], s: S) -> Result<S::Ok, S::Error> {
+    let levels: Vec<Vec<String>> = levels
+        .iter()
+        .map(|l| l.iter().map(ResourceId::address).collect())
+        .collect();
+    levels.serialize(s)
 }

@@ -9,14 +9,15 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::Exit;
+use super::Exit;
+use super::report::{Report, json};
 use crate::aws::Ctx;
 use crate::aws::errors::AwsResult;
-use crate::cli::{Format, Global, VerifyArgs};
+use crate::cli::VerifyArgs;
 use crate::engine::{Engine, Observed};
 use crate::manifest::{Resource, Setting, Stack};
 use crate::model::ResourceId;
-use crate::output;
+use crate::output::{Level, Printer, Rendered, Settings};
 use crate::plan::Action;
 use crate::resources;
 
@@ -27,6 +28,64 @@ struct Step {
     ms: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     problem: Option<String>,
+}
+
+impl Step {
+    /// `✓ name  (12 ms)`, and what was wrong under a failed one.
+    fn text(&self) -> String {
+        let mark = if self.ok { "✓" } else { "✗" };
+        let mut text = format!("{mark} {}  ({} ms)\n", self.name, self.ms);
+        if let Some(p) = &self.problem {
+            text.push_str(&format!("    {p}\n"));
+        }
+        text
+    }
+}
+
+/// Where the dead-letter check would be, with `--skip-dlq`.
+const SKIPPED_DLQ: &str = "- fail task → dead-letter queue: skipped (--skip-dlq)\n";
+
+/// Every check and how it went.
+#[derive(Debug, Serialize)]
+pub struct Verified {
+    ok: bool,
+    steps: Vec<Step>,
+    #[serde(skip)]
+    skipped_dlq: bool,
+}
+
+impl Verified {
+    fn tally(&self) -> String {
+        let passed = self.steps.iter().filter(|s| s.ok).count();
+        format!("{passed} of {} checks passed", self.steps.len())
+    }
+}
+
+impl Report for Verified {
+    fn json(&self) -> Option<Value> {
+        json(self)
+    }
+
+    fn text(&self, _: Settings) -> String {
+        let mut text: String = self.steps.iter().map(Step::text).collect();
+        if self.skipped_dlq {
+            text.push_str(SKIPPED_DLQ);
+        }
+        text
+    }
+
+    fn exit(&self) -> Exit {
+        if self.ok { Exit::Success } else { Exit::Drift }
+    }
+
+    fn changes(&self) -> Option<String> {
+        Some(self.tally())
+    }
+
+    /// People see each step as soon as it is done.
+    fn streamed(&self) -> bool {
+        true
+    }
 }
 
 /// The parts of the stack the checks talk to.
@@ -41,7 +100,12 @@ struct Lab {
     api_url: String,
 }
 
-pub async fn run(ctx: &Ctx, stack: &Stack, g: &Global, args: VerifyArgs) -> Result<Exit> {
+pub async fn run(
+    ctx: &Ctx,
+    stack: &Stack,
+    printer: &Printer,
+    args: VerifyArgs,
+) -> Result<Verified> {
     let engine = Engine::new(ctx, stack)?;
     let observed = engine.observe().await?;
     // Nothing there at all is a setup mistake; a piece missing is a failed criterion below.
@@ -49,16 +113,10 @@ pub async fn run(ctx: &Ctx, stack: &Stack, g: &Global, args: VerifyArgs) -> Resu
         bail!("the stack is not up: run `exstack up` first");
     }
     let lab = lab(stack, &observed)?;
-    let text = g.output == Format::Text;
+    let people = printer.text_only();
     let mut steps = Vec::new();
     let mut record = |step: Step| {
-        if text {
-            let mark = if step.ok { "✓" } else { "✗" };
-            output::data(format_args!("{mark} {}  ({} ms)\n", step.name, step.ms));
-            if let Some(p) = &step.problem {
-                output::data(format_args!("    {p}\n"));
-            }
-        }
+        people.show(Rendered::Text(step.text()));
         steps.push(step);
     };
 
@@ -131,26 +189,22 @@ pub async fn run(ctx: &Ctx, stack: &Stack, g: &Global, args: VerifyArgs) -> Resu
         .await,
     );
     if args.skip_dlq {
-        if text {
-            output::data("- fail task → dead-letter queue: skipped (--skip-dlq)\n");
-        }
+        people.show(Rendered::Text(SKIPPED_DLQ.to_owned()));
     } else {
         let wait = Duration::from_secs(
             (lab.max_receives * (lab.visibility + lab.window) + 30).max(0) as u64,
         );
-        if text {
-            output::status(
-                "Waiting",
-                format_args!(
-                    "up to {}s for a failing task to reach {} ({} receives × {}s visibility + {}s batching window)",
-                    wait.as_secs(),
-                    lab.dlq_name,
-                    lab.max_receives,
-                    lab.visibility,
-                    lab.window
-                ),
-            );
-        }
+        people.notice(
+            "Waiting",
+            format_args!(
+                "up to {}s for a failing task to reach {} ({} receives × {}s visibility + {}s batching window)",
+                wait.as_secs(),
+                lab.dlq_name,
+                lab.max_receives,
+                lab.visibility,
+                lab.window
+            ),
+        );
         let name = format!(
             "POST fail → no result, in {} after {} receives",
             lab.dlq_name, lab.max_receives
@@ -158,23 +212,24 @@ pub async fn run(ctx: &Ctx, stack: &Stack, g: &Global, args: VerifyArgs) -> Resu
         record(
             timed(
                 &name,
-                fail_reaches_dlq(ctx, &http, &lab, wait, &mut made, text),
+                fail_reaches_dlq(ctx, &http, &lab, wait, &mut made, &people),
             )
             .await,
         );
     }
     cleanup(ctx, &lab, &made).await;
 
-    let ok = steps.iter().all(|s| s.ok);
-    let passed = steps.iter().filter(|s| s.ok).count();
-    let tally = format!("{passed} of {} checks passed", steps.len());
-    if g.output == Format::Json {
-        output::json(&json!({"ok": ok, "steps": steps}));
+    let verified = Verified {
+        ok: steps.iter().all(|s| s.ok),
+        steps,
+        skipped_dlq: args.skip_dlq,
+    };
+    if verified.ok {
+        people.status("Verified", verified.tally());
     } else {
-        output::status(if ok { "Verified" } else { "Failed" }, &tally);
+        people.status_as(Level::Failure, "Failed", verified.tally());
     }
-    output::summary(tally);
-    Ok(if ok { Exit::Success } else { Exit::Drift })
+    Ok(verified)
 }
 
 async fn timed(name: &str, check: impl std::future::Future<Output = Result<()>>) -> Step {
@@ -410,7 +465,7 @@ async fn fail_reaches_dlq(
     lab: &Lab,
     wait: Duration,
     made: &mut Vec<String>,
-    text: bool,
+    people: &Printer,
 ) -> Result<()> {
     let marker = format!(
         "exstack-verify-{}",
@@ -475,8 +530,8 @@ async fn fail_reaches_dlq(
                 in_flight.values().next()
             );
         }
-        if text && last_report.elapsed() > Duration::from_secs(10) {
-            output::status(
+        if last_report.elapsed() > Duration::from_secs(10) {
+            people.notice(
                 "Waiting",
                 format_args!(
                     "{}s of up to {}s",

@@ -10,12 +10,13 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::Result;
 use tokio_util::sync::CancellationToken;
 
-use super::up;
-use crate::Exit;
+use super::Exit;
+use super::report::{self, Plain, Report};
+use super::up::{self, Up};
 use crate::aws::Ctx;
 use crate::cli::{Global, UpArgs};
 use crate::manifest::Stack;
-use crate::output;
+use crate::output::Printer;
 
 /// How often file times are looked at: a few `stat`s, so cheap enough to do often.
 const POLL: Duration = Duration::from_millis(100);
@@ -29,29 +30,28 @@ pub async fn run(
     ctx: &Ctx,
     stack: &Stack,
     g: &Global,
+    printer: &Printer,
     args: UpArgs,
     cancel: &CancellationToken,
-) -> Result<Exit> {
+) -> Result<Plain> {
     let mut watched = Watched::of(&g.file, stack);
     let mut seen = watched.fingerprint();
     let first = {
-        let _lock = ctx.run_files.lock(&stack.name).await?;
-        up::run(ctx, stack, g, args, cancel).await
+        let _lock = super::lock(ctx, &stack.name, printer).await?;
+        up::run(ctx, stack, printer, args, cancel).await
     };
-    match first {
-        Ok(Exit::Interrupted) => return Ok(Exit::Interrupted),
-        Ok(_) => {}
-        Err(e) => output::error(format_args!("{e:#}")),
+    if interrupted(printer, first) {
+        return Ok(ended(Exit::Interrupted));
     }
-    output::status(
+    printer.status(
         "Watching",
         format_args!("{} (Ctrl-C to stop)", watched.describe()),
     );
     loop {
         tokio::select! {
             () = cancel.cancelled() => {
-                output::status("Stopped", "watching");
-                return Ok(Exit::Success);
+                printer.status("Stopped", "watching");
+                return Ok(ended(Exit::Success));
             }
             () = tokio::time::sleep(POLL) => {}
         }
@@ -70,18 +70,18 @@ pub async fn run(
         }
         let changed = changed_paths(&seen, &now);
         let saved_at = latest_time(&now, &changed);
-        output::status("Changed", list(&changed));
+        printer.status("Changed", list(&changed));
         seen = now;
         let stack = match super::load_stack(g) {
             Ok(s) => s,
             Err(e) => {
-                output::error(format_args!("{e:#}"));
-                output::status("Watching", "(fix the error and save again)");
+                printer.error(format_args!("{e:#}"));
+                printer.status("Watching", "(fix the error and save again)");
                 continue;
             }
         };
         if stack.name != ctx.stack {
-            output::error(format_args!(
+            printer.error(format_args!(
                 "the stack's name changed from `{}` to `{}`; stop and run `exstack up --watch` again to switch stacks",
                 ctx.stack, stack.name
             ));
@@ -91,19 +91,40 @@ pub async fn run(
         watched = Watched::of(&g.file, &stack);
         seen = watched.fingerprint();
         let applied = {
-            let _lock = ctx.run_files.lock(&stack.name).await?;
-            up::apply(ctx, &stack, g, args, cancel).await
+            let _lock = super::lock(ctx, &stack.name, printer).await?;
+            up::apply(ctx, &stack, printer, args, cancel).await
         };
-        match applied {
-            Ok((Exit::Interrupted, _)) => return Ok(Exit::Interrupted),
-            Ok(_) => {}
-            Err(e) => output::error(format_args!("{e:#}")),
+        if interrupted(printer, applied) {
+            return Ok(ended(Exit::Interrupted));
         }
         let after = saved_at
             .and_then(|t| t.elapsed().ok())
             .map(|d| format!("applied {:.2}s after the save; ", d.as_secs_f64()))
             .unwrap_or_default();
-        output::status("Watching", format_args!("({after}Ctrl-C to stop)"));
+        printer.status("Watching", format_args!("({after}Ctrl-C to stop)"));
+    }
+}
+
+/// Shows one `up`'s report (or why it could not run) as soon as it ends; true when Ctrl-C
+/// interrupted it.
+fn interrupted(printer: &Printer, up: Result<Up>) -> bool {
+    match up {
+        Ok(up) => {
+            report::print(printer, &up);
+            up.exit() == Exit::Interrupted
+        }
+        Err(e) => {
+            printer.error(format_args!("{e:#}"));
+            false
+        }
+    }
+}
+
+/// Every `up`'s report was shown as it ended; only the exit code is left.
+fn ended(exit: Exit) -> Plain {
+    Plain {
+        text: String::new(),
+        exit,
     }
 }
 

@@ -1,5 +1,5 @@
 //! Lines redrawn in place on a terminal: a spinner per resource in flight, or a row per lab
-//! machine in a fleet. Nothing here is used when stderr is a pipe.
+//! machine in a fleet. Nothing here is drawn when stderr is a pipe.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -7,9 +7,8 @@ use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::style::{self, Mark, paint_mark};
-use super::{Verbosity, is_live, verbosity};
-use crate::model::ResourceId;
+use super::style::{self, Level};
+use super::{Printer, Verbosity};
 
 const TICK: Duration = Duration::from_millis(100);
 
@@ -19,56 +18,62 @@ fn spinner(template: &str) -> ProgressStyle {
         .tick_chars("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏ ")
 }
 
-/// The resources in flight during one `up` or `down`.
+/// The resources in flight during one `up` or `down`, each by its id.
 struct ResourceView {
     multi: MultiProgress,
-    bars: HashMap<ResourceId, ProgressBar>,
+    bars: HashMap<String, ProgressBar>,
 }
 
-static VIEW: Mutex<Option<ResourceView>> = Mutex::new(None);
+/// The spinners a terminal printer draws under its lines; none until the first starts.
+#[derive(Default)]
+pub(super) struct Spinners(Mutex<Option<ResourceView>>);
 
-fn view() -> std::sync::MutexGuard<'static, Option<ResourceView>> {
-    VIEW.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-pub fn started(id: &ResourceId, verb: &str) {
-    let mut view = view();
-    let view = view.get_or_insert_with(|| ResourceView {
-        multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
-        bars: HashMap::new(),
-    });
-    let bar = view.multi.add(
-        ProgressBar::new_spinner()
-            .with_style(spinner("{spinner} {msg} {elapsed}"))
-            .with_message(format!("{verb:<10} {id}")),
-    );
-    bar.enable_steady_tick(TICK);
-    view.bars.insert(id.clone(), bar);
-}
-
-pub fn finished(id: &ResourceId) {
-    if let Some(view) = view().as_mut()
-        && let Some(bar) = view.bars.remove(id)
-    {
-        bar.finish_and_clear();
-        view.multi.remove(&bar);
+impl Spinners {
+    fn view(&self) -> std::sync::MutexGuard<'_, Option<ResourceView>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
-}
 
-/// Prints above the spinners; false when no view is drawing.
-pub fn println(text: &str) -> bool {
-    match view().as_ref() {
-        Some(v) => v.multi.println(text).is_ok(),
-        None => false,
+    pub(super) fn start(&self, id: &str, verb: &str) {
+        let mut view = self.view();
+        let view = view.get_or_insert_with(|| ResourceView {
+            multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+            bars: HashMap::new(),
+        });
+        let bar = view.multi.add(
+            ProgressBar::new_spinner()
+                .with_style(spinner("{spinner} {msg} {elapsed}"))
+                .with_message(format!("{verb:<10} {id}")),
+        );
+        bar.enable_steady_tick(TICK);
+        view.bars.insert(id.to_owned(), bar);
     }
-}
 
-pub fn end() {
-    if let Some(view) = view().take() {
-        for bar in view.bars.values() {
+    pub(super) fn stop(&self, id: &str) {
+        if let Some(view) = self.view().as_mut()
+            && let Some(bar) = view.bars.remove(id)
+        {
             bar.finish_and_clear();
+            view.multi.remove(&bar);
         }
-        let _ = view.multi.clear();
+    }
+
+    /// Prints above the spinners; false when none are drawing.
+    pub(super) fn println(&self, text: &str) -> bool {
+        match self.view().as_ref() {
+            Some(v) => v.multi.println(text).is_ok(),
+            None => false,
+        }
+    }
+
+    pub(super) fn end(&self) {
+        if let Some(view) = self.view().take() {
+            for bar in view.bars.values() {
+                bar.finish_and_clear();
+            }
+            let _ = view.multi.clear();
+        }
     }
 }
 
@@ -76,14 +81,19 @@ pub fn end() {
 pub struct FleetView {
     multi: Option<MultiProgress>,
     width: usize,
+    /// Where rows print their lines when nothing is redrawn (a pipe, a CI log).
+    printer: Printer,
 }
 
 impl FleetView {
     /// `names` sets the column width, so rows line up.
-    pub fn new<'n>(names: impl IntoIterator<Item = &'n str>) -> FleetView {
+    pub fn new<'n>(printer: &Printer, names: impl IntoIterator<Item = &'n str>) -> FleetView {
         FleetView {
-            multi: is_live().then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())),
+            multi: printer
+                .is_live()
+                .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())),
             width: names.into_iter().map(str::len).max().unwrap_or(0),
+            printer: printer.clone(),
         }
     }
 
@@ -102,34 +112,20 @@ impl FleetView {
             name: name.to_owned(),
             width: self.width,
             bar,
-            captured: Mutex::new(Captured::default()),
+            fleet: self.printer.clone(),
         }
     }
 }
 
-/// What one lab machine's command printed, kept for the summary and the JSON.
-#[derive(Debug, Default, Clone)]
-pub struct Captured {
-    pub data: String,
-    pub json: Option<serde_json::Value>,
-    pub summary: Option<String>,
-    pub errors: Vec<String>,
-}
-
+/// A lab machine's line in a fleet: its latest status line while it runs, then its mark.
 pub struct Row {
     name: String,
     width: usize,
     bar: Option<ProgressBar>,
-    captured: Mutex<Captured>,
+    fleet: Printer,
 }
 
 impl Row {
-    fn captured(&self) -> std::sync::MutexGuard<'_, Captured> {
-        self.captured
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
     /// Called when work on this machine begins (it may have waited for a free slot).
     pub fn start(&self) -> Instant {
         if let Some(bar) = &self.bar {
@@ -139,58 +135,34 @@ impl Row {
         Instant::now()
     }
 
-    pub(super) fn status(&self, verb: &str, message: &str) {
-        // The row shows only the latest line; why a machine failed must outlive it.
-        if matches!(verb, "error" | "Failed") {
-            self.captured().errors.push(message.to_owned());
-        }
+    /// The machine's latest line: the row's message, or a line naming the machine.
+    pub(super) fn status(&self, level: Level, verb: &str, message: &str) {
         match &self.bar {
             Some(bar) => bar.set_message(format!("{} {message}", verb.trim())),
-            None if verbosity() > Verbosity::Quiet || verb == "error" => {
-                eprintln!(
-                    "{:<width$} | {} {message}",
-                    self.name,
-                    style::verb(verb),
-                    width = self.width
-                );
+            None => {
+                let verb = style::verb(self.fleet.color(), level, verb);
+                self.fleet
+                    .line(&self.prefixed(&format!("{verb} {message}")));
             }
-            None => {}
         }
     }
 
     /// The row's last word: ✓ or ✗, then `text`.
-    pub fn finish(&self, mark: Mark, text: &str) {
-        let line = format!("{} {text}", paint_mark(mark));
+    pub fn finish(&self, level: Level, text: &str) {
+        let line = format!("{} {text}", style::mark(self.fleet.color(), level));
         match &self.bar {
             Some(bar) => {
                 bar.set_style(spinner("{prefix} {wide_msg}"));
                 bar.finish_with_message(line);
             }
-            None if verbosity() > Verbosity::Quiet => {
-                eprintln!("{:<width$} | {line}", self.name, width = self.width);
+            None if self.fleet.verbosity() > Verbosity::Quiet => {
+                self.fleet.line(&self.prefixed(&line));
             }
             None => {}
         }
     }
 
-    pub(super) fn data(&self, text: &str) {
-        self.captured().data.push_str(text);
-    }
-
-    pub(super) fn json(&self, value: serde_json::Value) {
-        self.captured().json = Some(value);
-    }
-
-    /// Several commands in one (reset is down, then up) add up: "9 deleted, 9 created".
-    pub(super) fn summary(&self, text: String) {
-        let mut captured = self.captured();
-        captured.summary = Some(match captured.summary.take() {
-            Some(before) => format!("{before}, {text}"),
-            None => text,
-        });
-    }
-
-    pub fn take(&self) -> Captured {
-        std::mem::take(&mut *self.captured())
+    fn prefixed(&self, text: &str) -> String {
+        format!("{:<width$} | {text}", self.name, width = self.width)
     }
 }
