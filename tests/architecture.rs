@@ -37,14 +37,24 @@ fn test_only_modules(dir: &Path) -> BTreeSet<String> {
         .collect()
 }
 
-/// The text before its `#[cfg(test)] mod ... {`, without comment lines.
+/// The text without its `#[cfg(test)] mod ... { ... }` blocks and comment lines.
 fn without_tests(text: &str) -> String {
     let mut out = String::new();
     let mut previous = "";
+    // The closing line of the test module being skipped, e.g. `}` or `    }`.
+    let mut skipping_to: Option<String> = None;
     for line in text.lines() {
+        if let Some(end) = &skipping_to {
+            if line == end {
+                skipping_to = None;
+            }
+            continue;
+        }
         let trimmed = line.trim();
         if previous == "#[cfg(test)]" && trimmed.starts_with("mod ") && trimmed.ends_with('{') {
-            break;
+            let indent = &line[..line.len() - line.trim_start().len()];
+            skipping_to = Some(format!("{indent}}}"));
+            continue;
         }
         previous = trimmed;
         if !trimmed.starts_with("//") {

@@ -113,123 +113,120 @@ pub async fn run(
         bail!("the stack is not up: run `exstack up` first");
     }
     let lab = lab(stack, &observed)?;
-    let people = printer.text_only();
-    let mut steps = Vec::new();
-    let mut record = |step: Step| {
-        people.show(Rendered::Text(step.text()));
-        steps.push(step);
+    let mut list = Checklist {
+        people: printer.text_only(),
+        steps: Vec::new(),
     };
-
     for (name, problem) in configuration_checks(&engine, &observed) {
-        record(Step {
+        list.record(Step {
             name,
             ok: problem.is_none(),
             ms: 0,
             problem,
         });
     }
-    record(
-        timed(
-            "every resource is ready (functions Active, mappings settled)",
-            engine.settle_all(&observed),
-        )
-        .await,
-    );
-    let deadline = Duration::from_secs(args.timeout);
+    let ready = "every resource is ready (functions Active, mappings settled)";
+    list.record(timed(ready, engine.settle_all(&observed)).await);
     let http = reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(30))
         .build()?;
     let mut made = Vec::new();
-    let compute = json!({"task_type": "compute", "data": {"numbers": [10, 20, 30, 40, 50]}});
-    let expect_compute = json!({"sum": 150, "average": 30.0, "max": 50, "min": 10});
-    record(
-        timed(
-            "POST compute → 202 → result in S3 with sum/average/max/min",
-            async {
-                task_round_trip(
-                    ctx,
-                    &http,
-                    &lab,
-                    &compute,
-                    &expect_compute,
-                    deadline,
-                    &mut made,
-                )
-                .await
-            },
-        )
-        .await,
-    );
-    let transform = json!({"task_type": "transform", "data": {"text": "Hello World from SQS"}});
-    let expect_transform = json!({"uppercase": "HELLO WORLD FROM SQS", "lowercase": "hello world from sqs", "word_count": 4, "char_count": 20});
-    record(
-        timed(
-            "POST transform → result with upper/lower/word/char counts",
-            async {
-                task_round_trip(
-                    ctx,
-                    &http,
-                    &lab,
-                    &transform,
-                    &expect_transform,
-                    deadline,
-                    &mut made,
-                )
-                .await
-            },
-        )
-        .await,
-    );
-    record(
-        timed(
-            "POST 5 tasks at once → every one produces a result",
-            many_tasks(ctx, &http, &lab, deadline, &mut made),
-        )
-        .await,
-    );
+    let deadline = Duration::from_secs(args.timeout);
+    task_checks(ctx, &http, &lab, deadline, &mut made, &mut list).await;
     if args.skip_dlq {
-        people.show(Rendered::Text(SKIPPED_DLQ.to_owned()));
+        list.people.show(Rendered::Text(SKIPPED_DLQ.to_owned()));
     } else {
-        let wait = Duration::from_secs(
-            (lab.max_receives * (lab.visibility + lab.window) + 30).max(0) as u64,
-        );
-        people.notice(
-            "Waiting",
-            format_args!(
-                "up to {}s for a failing task to reach {} ({} receives × {}s visibility + {}s batching window)",
-                wait.as_secs(),
-                lab.dlq_name,
-                lab.max_receives,
-                lab.visibility,
-                lab.window
-            ),
-        );
-        let name = format!(
-            "POST fail → no result, in {} after {} receives",
-            lab.dlq_name, lab.max_receives
-        );
-        record(
-            timed(
-                &name,
-                fail_reaches_dlq(ctx, &http, &lab, wait, &mut made, &people),
-            )
-            .await,
-        );
+        dead_letter_check(ctx, &http, &lab, &mut made, &mut list).await;
     }
     cleanup(ctx, &lab, &made).await;
-
     let verified = Verified {
-        ok: steps.iter().all(|s| s.ok),
-        steps,
+        ok: list.steps.iter().all(|s| s.ok),
+        steps: list.steps,
         skipped_dlq: args.skip_dlq,
     };
     if verified.ok {
-        people.status("Verified", verified.tally());
+        list.people.status("Verified", verified.tally());
     } else {
-        people.status_as(Level::Failure, "Failed", verified.tally());
+        list.people
+            .status_as(Level::Failure, "Failed", verified.tally());
     }
     Ok(verified)
+}
+
+/// The checks so far, each shown to people as it finishes.
+struct Checklist {
+    people: Printer,
+    steps: Vec<Step>,
+}
+
+impl Checklist {
+    fn record(&mut self, step: Step) {
+        self.people.show(Rendered::Text(step.text()));
+        self.steps.push(step);
+    }
+}
+
+/// The exercise's task round trips: compute, transform, and five at once.
+async fn task_checks(
+    ctx: &Ctx,
+    http: &reqwest::Client,
+    lab: &Lab,
+    deadline: Duration,
+    made: &mut Vec<String>,
+    list: &mut Checklist,
+) {
+    let compute = json!({"task_type": "compute", "data": {"numbers": [10, 20, 30, 40, 50]}});
+    let expect_compute = json!({"sum": 150, "average": 30.0, "max": 50, "min": 10});
+    let name = "POST compute → 202 → result in S3 with sum/average/max/min";
+    let check = task_round_trip(ctx, http, lab, &compute, &expect_compute, deadline, made);
+    list.record(timed(name, check).await);
+    let transform = json!({"task_type": "transform", "data": {"text": "Hello World from SQS"}});
+    let expect_transform = json!({"uppercase": "HELLO WORLD FROM SQS", "lowercase": "hello world from sqs", "word_count": 4, "char_count": 20});
+    let name = "POST transform → result with upper/lower/word/char counts";
+    let check = task_round_trip(
+        ctx,
+        http,
+        lab,
+        &transform,
+        &expect_transform,
+        deadline,
+        made,
+    );
+    list.record(timed(name, check).await);
+    let name = "POST 5 tasks at once → every one produces a result";
+    list.record(timed(name, many_tasks(ctx, http, lab, deadline, made)).await);
+}
+
+/// A failing task reaches the dead-letter queue, waiting as long as the stack's own settings
+/// say that takes.
+async fn dead_letter_check(
+    ctx: &Ctx,
+    http: &reqwest::Client,
+    lab: &Lab,
+    made: &mut Vec<String>,
+    list: &mut Checklist,
+) {
+    let wait =
+        Duration::from_secs((lab.max_receives * (lab.visibility + lab.window) + 30).max(0) as u64);
+    list.people.notice(
+        "Waiting",
+        format_args!(
+            "up to {}s for a failing task to reach {} ({} receives × {}s visibility + {}s batching window)",
+            wait.as_secs(),
+            lab.dlq_name,
+            lab.max_receives,
+            lab.visibility,
+            lab.window
+        ),
+    );
+    let name = format!(
+        "POST fail → no result, in {} after {} receives",
+        lab.dlq_name, lab.max_receives
+    );
+    let people = list.people.clone();
+    let check = fail_reaches_dlq(ctx, http, lab, wait, made, &people);
+    list.record(timed(&name, check).await);
 }
 
 async fn timed(name: &str, check: impl std::future::Future<Output = Result<()>>) -> Step {
@@ -467,81 +464,94 @@ async fn fail_reaches_dlq(
     made: &mut Vec<String>,
     people: &Printer,
 ) -> Result<()> {
-    let marker = format!(
-        "exstack-verify-{}",
-        std::process::id() as u128 * 1_000_000 + Instant::now().elapsed().as_nanos()
-    );
-    let id = submit(
-        http,
-        lab,
-        &json!({"task_type": "fail", "data": {"exstack_verify": marker}}),
-    )
-    .await?;
+    let marker = unique_marker();
+    let task = json!({"task_type": "fail", "data": {"exstack_verify": marker}});
+    let id = submit(http, lab, &task).await?;
     made.push(id.clone());
     let start = Instant::now();
     let mut last_report = Instant::now();
-    loop {
-        // Visibility 0: looking must not hide anyone else's dead letters.
-        let got = ctx
-            .sqs
-            .receive_message()
-            .queue_url(&lab.dlq_url)
-            .max_number_of_messages(10)
-            .visibility_timeout(0)
-            .wait_time_seconds(1)
-            .send()
-            .await
-            .aws("ReceiveMessage")?;
-        if let Some(m) = got
-            .messages()
-            .iter()
-            .find(|m| m.body().is_some_and(|b| b.contains(&marker)))
-        {
-            if let Some(handle) = m.receipt_handle() {
-                ctx.sqs
-                    .delete_message()
-                    .queue_url(&lab.dlq_url)
-                    .receipt_handle(handle)
-                    .send()
-                    .await
-                    .aws("DeleteMessage")?;
-            }
-            if result_of(ctx, lab, &id, Duration::ZERO).await.is_ok() {
-                bail!("the failing task produced a result, expected none");
-            }
-            return Ok(());
-        }
+    while !take_dead_letter(ctx, lab, &marker).await? {
         if start.elapsed() > wait {
-            let queue = ctx
-                .sqs
-                .get_queue_attributes()
-                .queue_url(&lab.queue_url)
-                .attribute_names(
-                    aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
-                )
-                .send()
-                .await
-                .aws("GetQueueAttributes")?;
-            let in_flight: HashMap<_, _> = queue.attributes().cloned().unwrap_or_default();
-            bail!(
-                "expected the failing task in {} within {}s, saw nothing there (task queue in flight: {:?})",
-                lab.dlq_name,
-                wait.as_secs(),
-                in_flight.values().next()
-            );
+            return Err(not_in_dead_letter_queue(ctx, lab, wait).await);
         }
         if last_report.elapsed() > Duration::from_secs(10) {
-            people.notice(
-                "Waiting",
-                format_args!(
-                    "{}s of up to {}s",
-                    start.elapsed().as_secs(),
-                    wait.as_secs()
-                ),
-            );
+            let (waited, bound) = (start.elapsed().as_secs(), wait.as_secs());
+            people.notice("Waiting", format_args!("{waited}s of up to {bound}s"));
             last_report = Instant::now();
         }
     }
+    if result_of(ctx, lab, &id, Duration::ZERO).await.is_ok() {
+        bail!("the failing task produced a result, expected none");
+    }
+    Ok(())
+}
+
+/// Unique across runs and machines, so two verifies of one lab never take each other's
+/// dead letter: the time in nanoseconds, the process and a counter.
+fn unique_marker() -> String {
+    static COUNT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("exstack-verify-{nanos}-{}-{n}", std::process::id())
+}
+
+/// Looks for our message in the dead-letter queue once (a second's long poll), deleting it
+/// when found.
+async fn take_dead_letter(ctx: &Ctx, lab: &Lab, marker: &str) -> Result<bool> {
+    // Visibility 0: looking must not hide anyone else's dead letters.
+    let got = ctx
+        .sqs
+        .receive_message()
+        .queue_url(&lab.dlq_url)
+        .max_number_of_messages(10)
+        .visibility_timeout(0)
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .aws("ReceiveMessage")?;
+    let ours = got
+        .messages()
+        .iter()
+        .find(|m| m.body().is_some_and(|b| b.contains(marker)));
+    let Some(message) = ours else {
+        return Ok(false);
+    };
+    if let Some(handle) = message.receipt_handle() {
+        ctx.sqs
+            .delete_message()
+            .queue_url(&lab.dlq_url)
+            .receipt_handle(handle)
+            .send()
+            .await
+            .aws("DeleteMessage")?;
+    }
+    Ok(true)
+}
+
+/// Why the failing task was not found, with how many messages the task queue still holds.
+async fn not_in_dead_letter_queue(ctx: &Ctx, lab: &Lab, wait: Duration) -> anyhow::Error {
+    let queue = ctx
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&lab.queue_url)
+        .attribute_names(
+            aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+        )
+        .send()
+        .await
+        .aws("GetQueueAttributes");
+    let in_flight: HashMap<_, _> = match queue {
+        Ok(q) => q.attributes().cloned().unwrap_or_default(),
+        Err(e) => return e.into(),
+    };
+    anyhow!(
+        "expected the failing task in {} within {}s, saw nothing there (task queue in flight: {:?})",
+        lab.dlq_name,
+        wait.as_secs(),
+        in_flight.values().next()
+    )
 }
 
 /// Deletes exactly the results this run produced.
@@ -554,5 +564,15 @@ async fn cleanup(ctx: &Ctx, lab: &Lab, made: &[String]) {
             .key(format!("results/{id}.json"))
             .send()
             .await;
+    }
+}
+
+#[cfg(test)]
+mod marker_tests {
+    #[test]
+    fn markers_differ_within_one_process_and_one_instant() {
+        let (a, b) = (super::unique_marker(), super::unique_marker());
+        assert_ne!(a, b);
+        assert!(a.starts_with("exstack-verify-"));
     }
 }
