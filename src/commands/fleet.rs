@@ -344,6 +344,9 @@ async fn one_machine(
     let target = machine.target.clone();
     let on_row = printer.for_row(row.clone());
     let report = on_target(command, g, &on_row, stack, target, cancel).await;
+    if let Ok(report) = &report {
+        report.closing(&on_row);
+    }
     let elapsed = started.elapsed();
     let result = MachineResult::new(machine, report, elapsed, printer.settings());
     let level = if result.ok {

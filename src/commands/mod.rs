@@ -230,7 +230,7 @@ async fn execute(command: &Command, job: &Job<'_>) -> Result<Box<dyn Report>> {
         // Without `--status` there is no machine: the graph is stack.toml's alone.
         Command::Graph(args) => Box::new(graph::run(job.stack()?, *args, job.ctx).await?),
         Command::Plan(args) => Box::new(status::plan(job.ctx()?, job.stack()?, *args).await?),
-        Command::Status => Box::new(status::status(job.ctx()?, job.stack()?, printer).await?),
+        Command::Status => Box::new(status::status(job.ctx()?, job.stack()?).await?),
         Command::Up(a) if a.watch => {
             let (ctx, stack) = (job.ctx()?, job.stack()?);
             Box::new(watch::run(ctx, stack, job.g, printer, a.up, cancel).await?)
@@ -242,9 +242,7 @@ async fn execute(command: &Command, job: &Job<'_>) -> Result<Box<dyn Report>> {
         Command::Reset(args) => {
             Box::new(reset::run(job.ctx()?, job.stack()?, printer, *args, cancel).await?)
         }
-        Command::Outputs(args) => {
-            Box::new(outputs::run(job.ctx()?, job.stack()?, printer, *args).await?)
-        }
+        Command::Outputs(args) => Box::new(outputs::run(job.ctx()?, job.stack()?, *args).await?),
         Command::Logs(args) => {
             Box::new(logs::run(job.ctx()?, job.stack()?, printer, args, cancel).await?)
         }
