@@ -206,7 +206,7 @@ pub struct Fleet {
     targets: Vec<MachineResult>,
     #[serde(skip)]
     exit: Exit,
-    /// Whether each machine's own report follows the table (see `print_table`).
+    /// Whether each machine's own report follows the table.
     #[serde(skip)]
     sections: bool,
 }
@@ -298,15 +298,8 @@ pub async fn run(
     machines: Vec<Machine>,
     cancel: &CancellationToken,
 ) -> Result<Fleet> {
-    // Both run until Ctrl-C, and a fleet's output is shown when every machine is done.
-    match command {
-        Command::Up(a) if a.watch => {
-            bail!("`up --watch` watches one lab machine: give one --endpoint-url")
-        }
-        Command::Logs(a) if a.follow => {
-            bail!("`logs --follow` follows one lab machine: give one --endpoint-url")
-        }
-        _ => {}
+    if let Some(why) = command.one_machine_only() {
+        bail!(why);
     }
     let view = FleetView::new(printer, machines.iter().map(|m| m.name.as_str()));
     let rows: Vec<(Machine, Arc<Row>)> = machines
@@ -335,15 +328,7 @@ pub async fn run(
         ok: exit == Exit::Success,
         targets,
         exit,
-        sections: matches!(
-            command,
-            Command::Status
-                | Command::Verify(_)
-                | Command::Plan(_)
-                | Command::Outputs(_)
-                | Command::Logs(_)
-                | Command::Graph(_)
-        ),
+        sections: command.reports_per_machine(),
     })
 }
 
@@ -360,6 +345,9 @@ async fn one_machine(
     let target = machine.target.clone();
     let on_row = printer.for_row(row.clone());
     let report = on_target(command, g, &on_row, stack, target, cancel).await;
+    if let Ok(report) = &report {
+        report.closing(&on_row);
+    }
     let elapsed = started.elapsed();
     let result = MachineResult::new(machine, report, elapsed, printer.settings());
     let level = if result.ok {

@@ -21,7 +21,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use tokio_util::sync::CancellationToken;
 
 use crate::aws::pacer::{OnPacing, Pacing};
@@ -58,6 +58,65 @@ impl From<Exit> for ExitCode {
     }
 }
 
+/// What each command needs and does, asked in one place.
+impl Command {
+    /// Reads stack.toml (all but init, schema, completions and man).
+    pub fn needs_stack(&self) -> bool {
+        !matches!(
+            self,
+            Command::Init(_) | Command::Schema | Command::Completions(_) | Command::Man
+        )
+    }
+
+    /// Talks to a lab machine (all that read the stack but validate and graph without
+    /// `--status`).
+    pub fn needs_aws(&self) -> bool {
+        match self {
+            Command::Validate => false,
+            Command::Graph(args) => args.status,
+            other => other.needs_stack(),
+        }
+    }
+
+    /// Holds the stack's run lock for all of its run, so two on one stack take turns.
+    /// `up --watch` takes it for each apply instead, so a `down` elsewhere is not blocked.
+    pub fn takes_lock(&self) -> bool {
+        match self {
+            Command::Up(a) => !a.watch,
+            Command::Down(_) | Command::Reset(_) => true,
+            _ => false,
+        }
+    }
+
+    /// Why it acts on one lab machine only, if it does: it runs until Ctrl-C, and a fleet's
+    /// output is shown when every machine is done.
+    pub fn one_machine_only(&self) -> Option<&'static str> {
+        match self {
+            Command::Up(a) if a.watch => {
+                Some("`up --watch` watches one lab machine: give one --endpoint-url")
+            }
+            Command::Logs(a) if a.follow => {
+                Some("`logs --follow` follows one lab machine: give one --endpoint-url")
+            }
+            _ => None,
+        }
+    }
+
+    /// Its report is worth reading for each machine, under a fleet's table (for the others
+    /// the table's line says it all).
+    pub fn reports_per_machine(&self) -> bool {
+        matches!(
+            self,
+            Command::Status
+                | Command::Verify(_)
+                | Command::Plan(_)
+                | Command::Outputs(_)
+                | Command::Logs(_)
+                | Command::Graph(_)
+        )
+    }
+}
+
 /// Runs the command and prints its report; the exit code says how it went.
 pub async fn run(cli: &Cli, printer: &Printer) -> Result<Exit> {
     let report = report_of(cli, printer).await?;
@@ -74,33 +133,31 @@ pub fn could_not_run(printer: &Printer, error: &anyhow::Error) -> Exit {
 }
 
 async fn report_of(cli: &Cli, printer: &Printer) -> Result<Box<dyn Report>> {
-    let g = &cli.global;
-    // These need neither a stack file nor AWS.
-    match &cli.command {
-        Command::Init(args) => return Ok(Box::new(init::run(args, printer)?)),
-        Command::Schema => return Ok(Box::new(schema::run())),
-        Command::Completions(args) => return Ok(Box::new(completions::completions(args.shell))),
-        Command::Man => return Ok(Box::new(completions::man()?)),
-        _ => {}
+    let (command, g) = (&cli.command, &cli.global);
+    let mut job = Job {
+        g,
+        printer,
+        stack: None,
+        ctx: None,
+        cancel: &CancellationToken::new(),
+    };
+    if !command.needs_stack() {
+        return execute(command, &job).await;
     }
     let stack = load_stack(g)?;
-    // These need the stack file but not AWS.
-    match &cli.command {
-        Command::Validate => return Ok(Box::new(validate::run(&stack)?)),
-        Command::Graph(args) if !args.status => {
-            return Ok(Box::new(graph::run(&stack, *args, None).await?));
-        }
-        _ => {}
+    job.stack = Some(&stack);
+    if !command.needs_aws() {
+        return execute(command, &job).await;
     }
     let machines = fleet::machines(g, &stack)?;
     let cancel = interrupt_on_ctrl_c(printer);
     match machines.as_slice() {
         [one] if g.targets.is_none() => {
             let target = one.target.clone();
-            on_target(&cli.command, g, printer, &stack, target, &cancel).await
+            on_target(command, g, printer, &stack, target, &cancel).await
         }
         _ => Ok(Box::new(
-            fleet::run(&cli.command, g, printer, &stack, machines, &cancel).await?,
+            fleet::run(command, g, printer, &stack, machines, &cancel).await?,
         )),
     }
 }
@@ -124,31 +181,74 @@ pub(crate) async fn on_target(
         );
     }
     // Held until the command ends: two `up`s on one stack run one after the other.
-    // `up --watch` takes it for each apply instead, so a `down` elsewhere is not blocked.
-    let _lock = match command {
-        Command::Up(a) if a.watch => None,
-        Command::Up(_) | Command::Down(_) | Command::Reset(_) => {
-            Some(lock(&ctx, &stack.name, printer).await?)
-        }
-        _ => None,
+    let _lock = if command.takes_lock() {
+        Some(lock(&ctx, &stack.name, printer).await?)
+    } else {
+        None
     };
+    let job = Job {
+        g,
+        printer,
+        stack: Some(stack),
+        ctx: Some(&ctx),
+        cancel,
+    };
+    execute(command, &job).await
+}
+
+/// What a command runs with: the stack when it needs one, a lab machine when it needs AWS
+/// (`Command::needs_stack`, `Command::needs_aws`).
+struct Job<'a> {
+    g: &'a Global,
+    printer: &'a Printer,
+    stack: Option<&'a Stack>,
+    ctx: Option<&'a Ctx>,
+    cancel: &'a CancellationToken,
+}
+
+impl<'a> Job<'a> {
+    fn stack(&self) -> Result<&'a Stack> {
+        self.stack
+            .context("this command reads the stack file first")
+    }
+
+    fn ctx(&self) -> Result<&'a Ctx> {
+        self.ctx
+            .context("this command connects to a lab machine first")
+    }
+}
+
+/// Runs `command`: the one place each command's function is called.
+async fn execute(command: &Command, job: &Job<'_>) -> Result<Box<dyn Report>> {
+    let (printer, cancel) = (job.printer, job.cancel);
     Ok(match command {
-        Command::Init(_) | Command::Schema | Command::Completions(_) | Command::Man => {
-            unreachable!("run before any stack file or target: see `run`")
-        }
-        Command::Validate => Box::new(validate::run(stack)?),
-        Command::Graph(args) => Box::new(graph::run(stack, *args, Some(&ctx)).await?),
-        Command::Plan(args) => Box::new(status::plan(&ctx, stack, *args).await?),
-        Command::Status => Box::new(status::status(&ctx, stack, printer).await?),
+        Command::Init(args) => Box::new(init::run(args, printer)?),
+        Command::Schema => Box::new(schema::run()),
+        Command::Completions(args) => Box::new(completions::completions(args.shell)),
+        Command::Man => Box::new(completions::man()?),
+        Command::Validate => Box::new(validate::run(job.stack()?)?),
+        // Without `--status` there is no machine: the graph is stack.toml's alone.
+        Command::Graph(args) => Box::new(graph::run(job.stack()?, *args, job.ctx).await?),
+        Command::Plan(args) => Box::new(status::plan(job.ctx()?, job.stack()?, *args).await?),
+        Command::Status => Box::new(status::status(job.ctx()?, job.stack()?).await?),
         Command::Up(a) if a.watch => {
-            Box::new(watch::run(&ctx, stack, g, printer, a.up, cancel).await?)
+            let (ctx, stack) = (job.ctx()?, job.stack()?);
+            Box::new(watch::run(ctx, stack, job.g, printer, a.up, cancel).await?)
         }
-        Command::Up(a) => Box::new(up::run(&ctx, stack, printer, a.up, cancel).await?),
-        Command::Down(args) => Box::new(down::run(&ctx, stack, printer, *args, cancel).await?),
-        Command::Reset(args) => Box::new(reset::run(&ctx, stack, printer, *args, cancel).await?),
-        Command::Outputs(args) => Box::new(outputs::run(&ctx, stack, printer, *args).await?),
-        Command::Logs(args) => Box::new(logs::run(&ctx, stack, printer, args, cancel).await?),
-        Command::Verify(args) => Box::new(verify::run(&ctx, stack, printer, *args).await?),
+        Command::Up(a) => Box::new(up::run(job.ctx()?, job.stack()?, printer, a.up, cancel).await?),
+        Command::Down(args) => {
+            Box::new(down::run(job.ctx()?, job.stack()?, printer, *args, cancel).await?)
+        }
+        Command::Reset(args) => {
+            Box::new(reset::run(job.ctx()?, job.stack()?, printer, *args, cancel).await?)
+        }
+        Command::Outputs(args) => Box::new(outputs::run(job.ctx()?, job.stack()?, *args).await?),
+        Command::Logs(args) => {
+            Box::new(logs::run(job.ctx()?, job.stack()?, printer, args, cancel).await?)
+        }
+        Command::Verify(args) => {
+            Box::new(verify::run(job.ctx()?, job.stack()?, printer, *args).await?)
+        }
     })
 }
 
@@ -214,4 +314,39 @@ fn interrupt_on_ctrl_c(printer: &Printer) -> CancellationToken {
         }
     });
     cancel
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn command(args: &[&str]) -> Command {
+        Cli::parse_from(std::iter::once("exstack").chain(args.iter().copied())).command
+    }
+
+    #[test]
+    fn each_command_says_what_it_needs() {
+        assert!(!command(&["schema"]).needs_stack());
+        assert!(!command(&["init", "lab"]).needs_aws());
+        assert!(command(&["validate"]).needs_stack());
+        assert!(!command(&["validate"]).needs_aws());
+        assert!(!command(&["graph"]).needs_aws());
+        assert!(command(&["graph", "--status"]).needs_aws());
+        assert!(command(&["verify"]).needs_aws());
+        assert!(command(&["up"]).takes_lock());
+        assert!(command(&["reset"]).takes_lock());
+        assert!(!command(&["up", "--watch"]).takes_lock());
+        assert!(!command(&["status"]).takes_lock());
+        assert!(command(&["up", "--watch"]).one_machine_only().is_some());
+        assert!(
+            command(&["logs", "f", "--follow"])
+                .one_machine_only()
+                .is_some()
+        );
+        assert!(command(&["logs", "f"]).one_machine_only().is_none());
+        assert!(command(&["status"]).reports_per_machine());
+        assert!(!command(&["up"]).reports_per_machine());
+    }
 }

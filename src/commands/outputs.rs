@@ -21,7 +21,8 @@ pub struct StackOutputs {
     outputs: BTreeMap<String, String>,
     /// The shell variables, made only for `--format env`.
     env: Vec<(String, String)>,
-    missing: bool,
+    /// The resources that are not there.
+    missing: Vec<String>,
 }
 
 impl Report for StackOutputs {
@@ -49,20 +50,24 @@ impl Report for StackOutputs {
     }
 
     fn exit(&self) -> Exit {
-        if self.missing {
-            Exit::Drift
-        } else {
+        if self.missing.is_empty() {
             Exit::Success
+        } else {
+            Exit::Drift
+        }
+    }
+
+    fn closing(&self, printer: &Printer) {
+        if !self.missing.is_empty() {
+            printer.notice(
+                "Missing",
+                format_args!("{} (run exstack up)", self.missing.join(", ")),
+            );
         }
     }
 }
 
-pub async fn run(
-    ctx: &Ctx,
-    stack: &Stack,
-    printer: &Printer,
-    args: OutputsArgs,
-) -> Result<StackOutputs> {
+pub async fn run(ctx: &Ctx, stack: &Stack, args: OutputsArgs) -> Result<StackOutputs> {
     let engine = Engine::new(ctx, stack)?;
     let observed = engine.observe().await?;
     let missing: Vec<String> = observed
@@ -78,17 +83,11 @@ pub async fn run(
         Some(OutputsFormat::Env) => env(stack, &live)?,
         _ => Vec::new(),
     };
-    if !missing.is_empty() {
-        printer.notice(
-            "Missing",
-            format_args!("{} (run exstack up)", missing.join(", ")),
-        );
-    }
     Ok(StackOutputs {
         format: args.format,
         outputs: collect(stack, &live),
         env,
-        missing: !missing.is_empty(),
+        missing,
     })
 }
 

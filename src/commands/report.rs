@@ -8,7 +8,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::Exit;
-use crate::aws::Ctx;
+use crate::aws::{CallCounts, Ctx};
 use crate::engine::{Outcome, OutcomeResult, Progress};
 use crate::model::ResourceId;
 use crate::output::{Format, Level, Printer, Rendered, Settings};
@@ -37,6 +37,10 @@ pub trait Report: Send + Sync {
         None
     }
 
+    /// Status lines that close it on stderr, after what it put on stdout (`Missing …`, `-v`'s
+    /// call counts).
+    fn closing(&self, _printer: &Printer) {}
+
     /// Whether its text was shown part by part while it ran (`verify`'s steps, `logs`' lines),
     /// so printing it again would repeat it.
     fn streamed(&self) -> bool {
@@ -56,12 +60,14 @@ pub fn rendered(report: &dyn Report, settings: Settings) -> Rendered {
     }
 }
 
-/// Shows `report` on stdout, unless its text was shown part by part already.
+/// Shows `report` on stdout, unless its text was shown part by part already, then its
+/// closing lines.
 pub fn print(printer: &Printer, report: &dyn Report) {
     match rendered(report, printer.settings()) {
         Rendered::Text(_) if report.streamed() => {}
         shown => printer.show(shown),
     }
+    report.closing(printer);
 }
 
 /// A report serialized: the document of every command that has one.
@@ -215,7 +221,7 @@ pub fn conclude(
         format_args!("{what} in {:.2}s", started.elapsed().as_secs_f64()),
     );
     if printer.verbose() {
-        calls_line(ctx, &people);
+        calls_line(&ctx.calls.snapshot(), &people);
     }
     if let Some(message) = endpoint_gone_message(ctx, outcomes) {
         printer.error(message);
@@ -256,8 +262,7 @@ pub fn as_changes(outcomes: &[Outcome]) -> Vec<Change> {
 }
 
 /// `-v`'s closing line: how many AWS calls the command made.
-pub fn calls_line(ctx: &Ctx, printer: &Printer) {
-    let calls = ctx.calls.snapshot();
+pub fn calls_line(calls: &CallCounts, printer: &Printer) {
     printer.status(
         "Calls",
         format_args!("{} reads, {} writes", calls.reads, calls.writes),

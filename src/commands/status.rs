@@ -61,6 +61,12 @@ impl Report for Status {
         }
     }
 
+    fn closing(&self, printer: &Printer) {
+        if printer.verbose() {
+            calls_line(&self.calls, &printer.text_only());
+        }
+    }
+
     fn changes(&self) -> Option<String> {
         Some(if self.in_sync {
             "in sync".to_owned()
@@ -79,12 +85,9 @@ pub async fn plan(ctx: &Ctx, stack: &Stack, args: UpArgs) -> Result<Plan> {
     })
 }
 
-pub async fn status(ctx: &Ctx, stack: &Stack, printer: &Printer) -> Result<Status> {
+pub async fn status(ctx: &Ctx, stack: &Stack) -> Result<Status> {
     let changes = live_changes(ctx, stack, false).await?;
     let summary = Summary::of(&changes);
-    if printer.verbose() {
-        calls_line(ctx, &printer.text_only());
-    }
     Ok(Status {
         in_sync: summary.in_sync(),
         resources: changes,

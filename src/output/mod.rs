@@ -186,7 +186,7 @@ impl Printer {
     }
 
     pub fn verbose(&self) -> bool {
-        self.verbosity() >= Verbosity::Verbose
+        self.settings.verbose()
     }
 
     pub fn color(&self) -> bool {
