@@ -146,13 +146,23 @@ pub enum Command {
         ("exstack logs task-processor --follow", "new lines as they come, until Ctrl-C"),
     ]))]
     Logs(LogsArgs),
-    /// Prove the lab works: POST tasks, see results in S3 and failures in the dead-letter queue.
+    /// Prove the lab works: every resource as stack.toml declares it, then its [checks].
     #[command(after_help = examples(&[
-        ("exstack verify", "every success criterion of the exercise"),
-        ("exstack verify --skip-dlq", "all but the dead-letter check, which waits for retries"),
-        ("exstack verify --timeout 20 -o json", "shorter waits; the steps as JSON"),
+        ("exstack verify", "every check stack.toml declares"),
+        ("exstack verify --skip-dlq", "all but the checks tagged `dlq`, which wait for retries"),
+        ("exstack verify --check compute --check transform", "only these checks"),
+        ("exstack verify --timeout 20 -o json", "shorter waits; the checks as JSON"),
     ]))]
     Verify(VerifyArgs),
+    /// Mark a lab a student built by hand: its settings against stack.toml, then its
+    /// [checks], with points. Changes nothing of the student's work.
+    #[command(after_help = examples(&[
+        ("exstack grade", "the score, check by check, with what is wrong in words"),
+        ("exstack grade --junit grade.xml", "also JUnit XML, for CI"),
+        ("exstack grade --gradescope results.json", "also Gradescope's autograder results"),
+        ("exstack grade --targets classroom.txt", "every student's machine, worst first"),
+    ]))]
+    Grade(GradeArgs),
     /// Down, then up: a lab machine back to a fresh copy of the exercise.
     #[command(after_help = examples(&[
         ("exstack reset", "the lab as fresh as after its first `exstack up`"),
@@ -235,15 +245,46 @@ pub struct DownArgs {
     pub include_unowned: bool,
 }
 
-#[derive(Debug, Args, Clone, Copy)]
+#[derive(Debug, Args, Clone)]
 pub struct VerifyArgs {
-    /// Skip the dead-letter step (it waits maxReceiveCount × the visibility timeout).
+    #[command(flatten)]
+    pub checks: ChecksArgs,
+}
+
+/// Which of the declared checks run, and how long their waits are.
+#[derive(Debug, Args, Clone)]
+pub struct ChecksArgs {
+    /// Run only this check (a [checks.<name>], or a resource's address for its
+    /// configuration); repeatable.
+    #[arg(long = "check", value_name = "NAME")]
+    pub only: Vec<String>,
+
+    /// Leave this check out; repeatable.
+    #[arg(long, value_name = "NAME")]
+    pub skip: Vec<String>,
+
+    /// Leave out the checks tagged `dlq` (in the exercise: the dead-letter check, which waits
+    /// maxReceiveCount × the visibility timeout).
     #[arg(long)]
     pub skip_dlq: bool,
 
-    /// Seconds to wait for each result to appear in the bucket.
+    /// Seconds a waiting step waits when its check does not say (`within`).
     #[arg(long, default_value_t = 60)]
     pub timeout: u64,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct GradeArgs {
+    #[command(flatten)]
+    pub checks: ChecksArgs,
+
+    /// Also write the result as JUnit XML (one test case per check), for CI.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+
+    /// Also write Gradescope's autograder `results.json`.
+    #[arg(long, value_name = "FILE")]
+    pub gradescope: Option<PathBuf>,
 }
 
 #[derive(Debug, Args, Clone, Copy)]

@@ -1,6 +1,7 @@
 //! exstack: parse, run, map the result to an exit code, print the error chain once.
 
 mod aws;
+mod checks;
 mod cli;
 mod commands;
 mod endpoint;

@@ -10,6 +10,15 @@ pub struct Resolver<'a> {
     pub account_id: &'a str,
     pub region: &'a str,
     pub outputs: &'a HashMap<ResourceId, Outputs>,
+    /// A declared check's run id and captured values (`${check.<name>}`); empty elsewhere.
+    pub captured: &'a HashMap<String, String>,
+}
+
+/// What a resolver outside declared checks has captured: nothing.
+pub fn nothing_captured() -> &'static HashMap<String, String> {
+    static NOTHING: std::sync::LazyLock<HashMap<String, String>> =
+        std::sync::LazyLock::new(HashMap::new);
+    &NOTHING
 }
 
 impl Resolver<'_> {
@@ -21,6 +30,10 @@ impl Resolver<'_> {
                 Part::Text(s) => out.push_str(s),
                 Part::Account(AccountFact::AccountId) => out.push_str(self.account_id),
                 Part::Account(AccountFact::Region) => out.push_str(self.region),
+                Part::Check(name) => match self.captured.get(name) {
+                    Some(v) => out.push_str(v),
+                    None => return Value::Unknown,
+                },
                 Part::Ref(r) => match self
                     .outputs
                     .get(&r.target())

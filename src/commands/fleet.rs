@@ -237,6 +237,9 @@ struct MachineResult {
     elapsed_ms: u64,
     changes: Option<String>,
     error: Option<String>,
+    /// `grade`'s percentage: the table lists the lowest first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    score: Option<f64>,
     /// The command's own JSON document, as it prints for one machine.
     result: Option<serde_json::Value>,
     /// What the command printed as text when it prints no JSON (`logs`, `outputs --format env`).
@@ -252,14 +255,14 @@ impl MachineResult {
         elapsed: Duration,
         settings: Settings,
     ) -> MachineResult {
-        let (exit, error, changes, shown) = match report {
+        let (exit, error, changes, shown, score) = match report {
             Ok(report) => {
                 let exit = report.exit();
                 let error = report.problem().filter(|_| exit != Exit::Success);
                 let shown = report::rendered(report.as_ref(), settings);
-                (exit, error, report.changes(), Some(shown))
+                (exit, error, report.changes(), Some(shown), report.score())
             }
-            Err(e) => (Exit::Failure, Some(format!("{e:#}")), None, None),
+            Err(e) => (Exit::Failure, Some(format!("{e:#}")), None, None, None),
         };
         let (result, output) = match shown {
             Some(Rendered::Json(document)) => (Some(document), String::new()),
@@ -275,6 +278,7 @@ impl MachineResult {
             elapsed_ms: elapsed.as_millis() as u64,
             changes,
             error,
+            score,
             result,
             output,
         }
@@ -322,7 +326,8 @@ pub async fn run(
         .collect()
         .await;
     results.sort_by_key(|(i, _)| *i);
-    let targets: Vec<MachineResult> = results.into_iter().map(|(_, r)| r).collect();
+    let mut targets: Vec<MachineResult> = results.into_iter().map(|(_, r)| r).collect();
+    worst_first(&mut targets);
     let exit = worst(&targets, cancel);
     Ok(Fleet {
         ok: exit == Exit::Success,
@@ -370,6 +375,17 @@ fn result_word(exit: Exit) -> &'static str {
 
 fn seconds(d: Duration) -> String {
     format!("{:.1}s", d.as_secs_f64())
+}
+
+/// Scored results (`grade`) lowest first, a machine that could not be scored first of all,
+/// so the students who need help head the table; the others stay in the order given.
+fn worst_first(results: &mut [MachineResult]) {
+    if results.iter().any(|r| r.score.is_some()) {
+        results.sort_by(|a, b| {
+            let (a, b) = (a.score.unwrap_or(-1.0), b.score.unwrap_or(-1.0));
+            a.total_cmp(&b)
+        });
+    }
 }
 
 /// Interrupted beats failed beats differs beats success.

@@ -1,8 +1,10 @@
 //! One file per command, each a short orchestration of manifest → engine → output.
 
+mod checklist;
 mod completions;
 mod down;
 mod fleet;
+mod grade;
 mod graph;
 mod init;
 mod logs;
@@ -109,6 +111,7 @@ impl Command {
             self,
             Command::Status
                 | Command::Verify(_)
+                | Command::Grade(_)
                 | Command::Plan(_)
                 | Command::Outputs(_)
                 | Command::Logs(_)
@@ -247,7 +250,10 @@ async fn execute(command: &Command, job: &Job<'_>) -> Result<Box<dyn Report>> {
             Box::new(logs::run(job.ctx()?, job.stack()?, printer, args, cancel).await?)
         }
         Command::Verify(args) => {
-            Box::new(verify::run(job.ctx()?, job.stack()?, printer, *args).await?)
+            Box::new(verify::run(job.ctx()?, job.stack()?, printer, args).await?)
+        }
+        Command::Grade(args) => {
+            Box::new(grade::run(job.ctx()?, job.stack()?, printer, args).await?)
         }
     })
 }

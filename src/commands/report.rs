@@ -37,6 +37,11 @@ pub trait Report: Send + Sync {
         None
     }
 
+    /// A percentage, for a report that scores (`grade`): a fleet lists the lowest first.
+    fn score(&self) -> Option<f64> {
+        None
+    }
+
     /// Status lines that close it on stderr, after what it put on stdout (`Missing …`, `-v`'s
     /// call counts).
     fn closing(&self, _printer: &Printer) {}

@@ -131,6 +131,7 @@ impl<'a> Engine<'a> {
             account_id: &self.ctx.account,
             region: &self.ctx.target.region,
             outputs,
+            captured: crate::resolve::nothing_captured(),
         }
     }
 

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use toml::Spanned;
 
 use super::diagnostic::Diagnostic;
-use super::kind::Declaration;
+use super::kind::{Declaration, Setting};
 use super::raw::Scalar;
 use super::template::{self, AccountFact, Part, Reference, Template, Token};
 use crate::model::Kind;
@@ -23,7 +23,20 @@ pub struct Checker<'k> {
     /// The directory holding stack.toml; code paths are relative to it.
     base: PathBuf,
     pub(super) problems: Vec<Diagnostic>,
+    /// Set while a declared check is read: what its `${...}` may name besides outputs.
+    scope: Option<CheckScope>,
 }
+
+/// What a declared check's templates may name: the stack's settings
+/// (`${queues.task-queue.visibility_timeout}`, substituted as written) and the values its
+/// earlier steps captured (`${check.message_id}`), with `${check.run_id}` always there.
+pub(super) struct CheckScope {
+    pub resources: Vec<super::model::Resource>,
+    pub captured: std::collections::BTreeSet<String>,
+}
+
+/// The value unique to each run of a check, for markers that find exactly its own messages.
+pub const RUN_ID: &str = "run_id";
 
 impl<'k> Checker<'k> {
     pub(super) fn new(
@@ -37,12 +50,35 @@ impl<'k> Checker<'k> {
             names,
             base,
             problems: Vec::new(),
+            scope: None,
         }
     }
 
     /// The variables `${var.x}` stands for, once overrides are applied.
     pub(super) fn set_variables(&mut self, variables: BTreeMap<String, Scalar>) {
         self.variables = variables;
+    }
+
+    /// Reads templates as a declared check's until `leave_check`.
+    pub(super) fn enter_check(&mut self, resources: Vec<super::model::Resource>) {
+        self.scope = Some(CheckScope {
+            resources,
+            captured: Default::default(),
+        });
+    }
+
+    /// A value a step captured, nameable as `${check.<name>}` from the next step on.
+    pub(super) fn captured(&mut self, name: &str) {
+        if let Some(scope) = &mut self.scope {
+            scope.captured.insert(name.to_owned());
+        }
+    }
+
+    /// The next check starts with nothing captured.
+    pub(super) fn forget_captured(&mut self) {
+        if let Some(scope) = &mut self.scope {
+            scope.captured.clear();
+        }
     }
 
     pub fn problem(&mut self, d: Diagnostic) {
@@ -87,11 +123,7 @@ impl<'k> Checker<'k> {
                 for token in tokens {
                     match token {
                         Token::Text(t) => parts.push(Part::Text(t.to_owned())),
-                        Token::Expr { path, span } => {
-                            if let Some(p) = self.expression(path, span) {
-                                parts.push(p);
-                            }
-                        }
+                        Token::Expr { path, span } => parts.extend(self.expression(path, span)),
                     }
                 }
             }
@@ -107,28 +139,67 @@ impl<'k> Checker<'k> {
         list.iter().map(|s| self.template(s)).collect()
     }
 
-    fn expression(&mut self, path: &str, at: Range<usize>) -> Option<Part> {
+    /// One `${...}` as parts: usually one, none when it is wrong (the problem is reported),
+    /// several when it names a setting that is itself a template.
+    fn expression(&mut self, path: &str, at: Range<usize>) -> Vec<Part> {
         let segments: Vec<&str> = path.split('.').collect();
         match segments.as_slice() {
-            ["var", name] => self.variable(name, at),
-            ["aws", "account_id"] => Some(Part::Account(AccountFact::AccountId)),
-            ["aws", "region"] => Some(Part::Account(AccountFact::Region)),
+            ["var", name] => self.variable(name, at).into_iter().collect(),
+            ["aws", "account_id"] => vec![Part::Account(AccountFact::AccountId)],
+            ["aws", "region"] => vec![Part::Account(AccountFact::Region)],
             ["aws", other] => {
                 self.problems.push(
                     Diagnostic::new(format!("unknown account fact `aws.{other}`"), at)
                         .suggest(other, ["account_id", "region"]),
                 );
-                None
+                Vec::new()
             }
-            [table, name, attribute] => self.resource_reference(table, name, attribute, at),
+            ["check", name] if self.scope.is_some() => self.check_value(name, at),
+            [table, name, attribute @ ..] if !attribute.is_empty() => {
+                let attribute = attribute.join(".");
+                self.resource_reference(table, name, &attribute, at)
+            }
             _ => {
                 self.problems.push(
                     Diagnostic::new(format!("`${{{path}}}` is not a reference"), at).with_help(
                         "references look like ${queues.task-queue.arn}, ${var.name} or ${aws.account_id}",
                     ),
                 );
-                None
+                Vec::new()
             }
+        }
+    }
+
+    /// `${check.<name>}`: the run's id, or what an earlier step of the check captured.
+    fn check_value(&mut self, name: &str, at: Range<usize>) -> Vec<Part> {
+        let captured = self.scope.as_ref().map(|s| &s.captured);
+        if name == RUN_ID || captured.is_some_and(|c| c.contains(name)) {
+            return vec![Part::Check(name.to_owned())];
+        }
+        let known: Vec<String> = captured.into_iter().flatten().cloned().collect();
+        self.problems.push(
+            Diagnostic::new(format!("`check.{name}` is not captured before this step"), at)
+                .suggest(name, known.iter().map(String::as_str))
+                .or_help(format!(
+                    "capture it in an earlier step (capture = {{ {name} = \"field\" }}), or use ${{check.{RUN_ID}}}"
+                )),
+        );
+        Vec::new()
+    }
+
+    /// A declared setting named in a check (`${queues.task-queue.visibility_timeout}`), as
+    /// stack.toml gives it; `None` outside checks or when the resource has no such setting.
+    fn setting_parts(&self, kind: Kind, name: &str, attribute: &str) -> Option<Vec<Part>> {
+        let scope = self.scope.as_ref()?;
+        let resource = scope
+            .resources
+            .iter()
+            .find(|r| r.kind() == kind && r.id().name == name)?;
+        match resource.setting(attribute)? {
+            Setting::Int(n) => Some(vec![Part::Text(n.to_string())]),
+            Setting::Text(t) => Some(vec![Part::Text(t)]),
+            Setting::Reference(t) => Some(t.parts.clone()),
+            Setting::List(_) => None,
         }
     }
 
@@ -154,7 +225,7 @@ impl<'k> Checker<'k> {
         name: &str,
         attribute: &str,
         at: Range<usize>,
-    ) -> Option<Part> {
+    ) -> Vec<Part> {
         let Some(declaration) = self.kinds.iter().find(|k| k.kind().table() == table) else {
             let tables: Vec<&str> = self.kinds.iter().map(|k| k.kind().table()).collect();
             self.problems.push(
@@ -162,7 +233,7 @@ impl<'k> Checker<'k> {
                     .suggest(table, tables.iter().copied())
                     .or_help(format!("kinds: {}", tables.join(", "))),
             );
-            return None;
+            return Vec::new();
         };
         let (kind, attributes) = (declaration.kind(), declaration.attributes());
         if !self.declared(kind).iter().any(|n| n == name) {
@@ -175,9 +246,12 @@ impl<'k> Checker<'k> {
                 .suggest(name, names.iter().map(String::as_str))
                 .or_help(format!("declare it as [{table}.{name}]")),
             );
-            return None;
+            return Vec::new();
         }
         if !attributes.contains(&attribute) {
+            if let Some(parts) = self.setting_parts(kind, name, attribute) {
+                return parts;
+            }
             self.problems.push(
                 Diagnostic::new(
                     format!("{} has no attribute `{attribute}`", kind.label()),
@@ -190,13 +264,13 @@ impl<'k> Checker<'k> {
                     attributes.join(", ")
                 )),
             );
-            return None;
+            return Vec::new();
         }
-        Some(Part::Ref(Reference {
+        vec![Part::Ref(Reference {
             kind,
             name: name.to_owned(),
             attribute: attribute.to_owned(),
-        }))
+        })]
     }
 
     /// An optional number field, `default` when absent (or wrong: the problem is reported).

@@ -3,6 +3,7 @@
 //! Which tables there are comes from the kinds passed in; the manifest names none of them.
 
 pub mod check;
+pub mod checks;
 pub mod diagnostic;
 pub mod kind;
 pub mod model;
@@ -26,7 +27,7 @@ use crate::graph::Graph;
 use crate::model::{Kind, ResourceId};
 
 /// The tables every stack.toml may have besides the kinds'.
-const HEADER_TABLES: [&str; 2] = ["stack", "variables"];
+const HEADER_TABLES: [&str; 4] = ["stack", "variables", "checks", "grade"];
 
 /// Reads and validates a stack file. `overrides` are `--var name=value` pairs and
 /// `EXSTACK_VAR_<name>` environment variables, the command line winning.
@@ -69,6 +70,8 @@ pub fn parse(
             resources.push(Resource::new(name.get_ref().clone(), spec));
         }
     }
+    let checks = checks::check_all(&document.header.checks, &resources, &mut checker);
+    let grading = checks::grading(&document.header.grade, &resources, &mut checker);
     if !checker.problems.is_empty() {
         return Err(fail(checker.problems));
     }
@@ -81,6 +84,8 @@ pub fn parse(
         path: path.to_path_buf(),
         resources,
         graph,
+        checks,
+        grading,
     })
 }
 

@@ -18,6 +18,10 @@ pub struct Stack {
     pub resources: Vec<Resource>,
     /// What refers to what; checked to have no cycle.
     pub graph: Graph,
+    /// `[checks.<name>]`, in the order written.
+    pub checks: Vec<super::checks::Check>,
+    /// `[grade]`.
+    pub grading: super::checks::Grading,
 }
 
 impl Stack {
@@ -30,13 +34,6 @@ impl Stack {
         self.resources
             .iter()
             .filter_map(|r| r.spec_as::<T>().map(|s| (r, s)))
-    }
-
-    /// Every resource of the kind stack.toml calls `table`.
-    pub fn in_table<'a>(&'a self, table: &'a str) -> impl Iterator<Item = &'a Resource> {
-        self.resources
-            .iter()
-            .filter(move |r| r.id().kind.table() == table)
     }
 }
 

@@ -29,6 +29,14 @@ pub struct Header {
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, Scalar>")]
     pub variables: BTreeMap<Spanned<String>, Spanned<Scalar>>,
+    /// What the lab must do, checked by `exstack verify` and `exstack grade`, in the order
+    /// written.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, super::checks::RawCheck>")]
+    pub checks: BTreeMap<Spanned<String>, super::checks::RawCheck>,
+    /// How `exstack grade` weighs a lab built by hand.
+    #[serde(default)]
+    pub grade: super::checks::RawGrade,
 }
 
 /// The `[stack]` table.

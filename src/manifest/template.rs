@@ -40,6 +40,8 @@ pub enum Part {
     Text(String),
     Ref(Reference),
     Account(AccountFact),
+    /// In a declared check: its run's id or a value an earlier step captured.
+    Check(String),
 }
 
 /// A string field after variables are substituted; resource references stay until apply time.

@@ -69,7 +69,6 @@ impl KindImpl for Bucket {
         mermaid: ("[(", ")]"),
         dot: "cylinder",
     };
-    const CHECK: Option<&'static str> = Some("the results bucket exists");
 
     fn build(_spec: &BucketSpec, b: &Build<'_>) -> Box<dyn Resource> {
         Box::new(Bucket {

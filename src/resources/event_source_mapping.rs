@@ -8,7 +8,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{Build, KindImpl, Resource, Shape, owner_of};
+use super::{Build, FieldDoc, KindImpl, Resource, Shape, owner_of};
 use crate::aws::Ctx;
 use crate::aws::errors::{AwsResult, Found, retry_transient, wait_until};
 use crate::manifest::raw::Scalar;
@@ -100,8 +100,16 @@ impl KindImpl for EventSourceMapping {
         mermaid: ("([", "])"),
         dot: "ellipse",
     };
-    const CHECK: Option<&'static str> =
-        Some("the mapping is enabled with the configured batch size and window");
+    const FIELDS: &'static [FieldDoc] = &[
+        FieldDoc::new("BatchSize", "batch_size", "batch size"),
+        FieldDoc::new(
+            "MaximumBatchingWindowInSeconds",
+            "maximum_batching_window",
+            "batching window",
+        )
+        .unit(" s"),
+        FieldDoc::new("Enabled", "enabled", "enabled"),
+    ];
 
     fn build(spec: &MappingSpec, b: &Build<'_>) -> Box<dyn Resource> {
         Box::new(EventSourceMapping {

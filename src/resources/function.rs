@@ -14,7 +14,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{Build, Env, KindImpl, Resource, Shape, owner_of};
+use super::{Build, Env, FieldDoc, KindImpl, Resource, Shape, owner_of};
 use crate::aws::errors::{AwsResult, Found, retry_transient, wait_until};
 use crate::aws::{Ctx, arn};
 use crate::manifest::raw::Scalar;
@@ -217,6 +217,17 @@ impl KindImpl for Function {
         mermaid: ("(", ")"),
         dot: "component",
     };
+    const FIELDS: &'static [FieldDoc] = &[
+        FieldDoc::new("Runtime", "runtime", "runtime"),
+        FieldDoc::new("Handler", "handler", "handler"),
+        FieldDoc::new("Role", "role", "execution role"),
+        FieldDoc::new("Timeout", "timeout", "timeout").unit(" s"),
+        FieldDoc::new("MemorySize", "memory", "memory").unit(" MB"),
+        // A student's own code differs from the reference by its hash; the checks judge it.
+        FieldDoc::new(CODE, "code", "code").ungraded().opaque(),
+        FieldDoc::new("Description", "description", "description"),
+        FieldDoc::new(ENV_PREFIX, "environment.", "environment variable "),
+    ];
 
     fn build(spec: &FunctionSpec, b: &Build<'_>) -> Box<dyn Resource> {
         let r = b.resolver;

@@ -129,11 +129,95 @@ pub struct Env {
     pub alias: Option<(&'static str, String)>,
 }
 
+/// One compared field in stack.toml's words, for sentences a student understands
+/// ("visibility timeout is 30 s; the lab asks for 60 s") and for `[grade] ignore`.
+pub struct FieldDoc {
+    /// The field's name in a plan; ending in `.` or ` `, a prefix (`environment.`).
+    pub field: &'static str,
+    /// Its stack.toml key (`visibility_timeout`); a prefix's rest is appended.
+    pub key: &'static str,
+    /// In words ("visibility timeout"); a prefix's rest is appended.
+    pub words: &'static str,
+    /// Written after each value (" s").
+    pub unit: &'static str,
+    /// False where a student's own work may rightly differ (a code hash): the checks judge it.
+    pub graded: bool,
+    /// Its values mean nothing to read (a hash, a whole document): say only that it differs.
+    pub opaque: bool,
+}
+
+impl FieldDoc {
+    pub const fn new(field: &'static str, key: &'static str, words: &'static str) -> FieldDoc {
+        FieldDoc {
+            field,
+            key,
+            words,
+            unit: "",
+            graded: true,
+            opaque: false,
+        }
+    }
+
+    pub const fn opaque(self) -> FieldDoc {
+        FieldDoc {
+            opaque: true,
+            ..self
+        }
+    }
+
+    pub const fn unit(self, unit: &'static str) -> FieldDoc {
+        FieldDoc { unit, ..self }
+    }
+
+    pub const fn ungraded(self) -> FieldDoc {
+        FieldDoc {
+            graded: false,
+            ..self
+        }
+    }
+}
+
+/// A field of a plan described: [`FieldDoc`] with a prefix's rest filled in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Described {
+    pub key: String,
+    pub words: String,
+    pub unit: &'static str,
+    pub graded: bool,
+    pub opaque: bool,
+}
+
+/// Describes `field` by the first of `docs` that names it, or by its own name.
+fn describe(docs: &[FieldDoc], field: &str) -> Described {
+    let found = docs.iter().find_map(|d| {
+        let prefix = d.field.ends_with(['.', ' ']);
+        let rest = if prefix {
+            field.strip_prefix(d.field)?
+        } else {
+            (field == d.field).then_some("")?
+        };
+        Some(Described {
+            key: format!("{}{rest}", d.key),
+            words: format!("{}{rest}", d.words),
+            unit: d.unit,
+            graded: d.graded,
+            opaque: d.opaque,
+        })
+    });
+    found.unwrap_or_else(|| Described {
+        key: field.to_owned(),
+        words: field.to_owned(),
+        unit: "",
+        graded: true,
+        opaque: false,
+    })
+}
+
 /// Everything about a kind beyond its declaration: its resource and what commands show of it.
 pub trait KindImpl: Declare {
     const SHAPE: Shape;
-    /// `verify`'s configuration check of this kind, when it has one.
-    const CHECK: Option<&'static str> = None;
+    /// Its plan's fields in stack.toml's words.
+    const FIELDS: &'static [FieldDoc] = &[];
 
     fn build(spec: &Self::Spec, b: &Build<'_>) -> Box<dyn Resource>;
 
@@ -173,7 +257,7 @@ pub trait AnyKind: Declaration {
     fn build(&self, r: &manifest::Resource, b: &Build<'_>) -> Box<dyn Resource>;
     fn predicted(&self, name: &str, account: &str, region: &str) -> Outputs;
     fn shape(&self) -> &'static Shape;
-    fn verify_check(&self) -> Option<&'static str>;
+    fn field(&self, field: &str) -> Described;
     fn shown(&self, r: &manifest::Resource, outputs: &Outputs) -> Vec<(String, String)>;
     fn env(&self, stack: &Stack, r: &manifest::Resource, o: &Outputs) -> Env;
     fn package(&self, r: &manifest::Resource) -> Result<Option<Package>>;
@@ -200,8 +284,8 @@ impl<K: KindImpl> AnyKind for Declared<K> {
         &K::SHAPE
     }
 
-    fn verify_check(&self) -> Option<&'static str> {
-        K::CHECK
+    fn field(&self, field: &str) -> Described {
+        describe(K::FIELDS, field)
     }
 
     fn shown(&self, r: &manifest::Resource, outputs: &Outputs) -> Vec<(String, String)> {
@@ -279,6 +363,28 @@ mod parse_tests;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fields_are_described_by_name_or_prefix() {
+        const DOCS: &[FieldDoc] = &[
+            FieldDoc::new(
+                "VisibilityTimeout",
+                "visibility_timeout",
+                "visibility timeout",
+            )
+            .unit(" s"),
+            FieldDoc::new("environment.", "environment.", "environment variable "),
+        ];
+        let timeout = describe(DOCS, "VisibilityTimeout");
+        assert_eq!(
+            (timeout.key.as_str(), timeout.unit),
+            ("visibility_timeout", " s")
+        );
+        let env = describe(DOCS, "environment.QUEUE_URL");
+        assert_eq!(env.words, "environment variable QUEUE_URL");
+        assert_eq!(env.key, "environment.QUEUE_URL");
+        assert_eq!(describe(DOCS, "Other").words, "Other");
+    }
 
     #[test]
     fn kinds_are_listed_once_in_rank_order() {

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value as Json, json};
 use toml::Spanned;
 
-use super::{Build, KindImpl, Resource, Shape, iam};
+use super::{Build, FieldDoc, KindImpl, Resource, Shape, iam};
 use crate::aws::errors::{AwsResult, Found};
 use crate::aws::{Ctx, arn};
 use crate::manifest::template::Template;
@@ -162,7 +162,10 @@ impl KindImpl for Policy {
         mermaid: (">", "]"),
         dot: "note",
     };
-    const CHECK: Option<&'static str> = Some("policies grant what stack.toml says");
+    const FIELDS: &'static [FieldDoc] = &[
+        FieldDoc::new("document", "statements", "policy document").opaque(),
+        FieldDoc::new(DESCRIPTION, "description", "description"),
+    ];
 
     fn build(spec: &PolicySpec, b: &Build<'_>) -> Box<dyn Resource> {
         Box::new(Policy::resolve(b.name.to_owned(), spec, b))

@@ -10,7 +10,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{Build, Env, KindImpl, Resource, Shape, owner_of};
+use super::{Build, Env, FieldDoc, KindImpl, Resource, Shape, owner_of};
 use crate::aws::errors::{AwsResult, Found, retry_transient};
 use crate::aws::{Ctx, arn};
 use crate::manifest::raw::Scalar;
@@ -135,9 +135,21 @@ impl KindImpl for Queue {
         mermaid: ("[[", "]]"),
         dot: "cds",
     };
-    const CHECK: Option<&'static str> = Some(
-        "queues exist; the task queue redrives to the DLQ with the configured maxReceiveCount",
-    );
+    const FIELDS: &'static [FieldDoc] = &[
+        FieldDoc::new(
+            "VisibilityTimeout",
+            "visibility_timeout",
+            "visibility timeout",
+        )
+        .unit(" s"),
+        FieldDoc::new("MessageRetentionPeriod", "retention", "message retention").unit(" s"),
+        FieldDoc::new(DLQ_ARN, "dead_letter.queue", "dead-letter queue"),
+        FieldDoc::new(
+            DLQ_MAX_RECEIVES,
+            "dead_letter.max_receive_count",
+            "max receive count before the dead-letter queue",
+        ),
+    ];
 
     fn build(spec: &QueueSpec, b: &Build<'_>) -> Box<dyn Resource> {
         Box::new(Queue::resolve(b.name.to_owned(), spec, b))

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use toml::Spanned;
 
-use super::{Build, Env, KindImpl, Resource, Shape, env_name, owner_of};
+use super::{Build, Env, FieldDoc, KindImpl, Resource, Shape, env_name, owner_of};
 use crate::aws::errors::{AwsResult, Found, retry_transient};
 use crate::aws::pacer::{Paced, paced};
 use crate::aws::{Ctx, arn};
@@ -209,8 +209,12 @@ impl KindImpl for RestApi {
         mermaid: ("[/", "\\]"),
         dot: "trapezium",
     };
-    const CHECK: Option<&'static str> =
-        Some("the API has its routes deployed to its stage, with invoke permission");
+    const FIELDS: &'static [FieldDoc] = &[
+        FieldDoc::new("route ", "routes.", "route "),
+        FieldDoc::new("permission ", "permission.", "invoke permission of "),
+        FieldDoc::new("stage ", "stage.", "deployment of its routes to stage ").opaque(),
+        FieldDoc::new(DESCRIPTION, "description", "description"),
+    ];
 
     fn build(spec: &RestApiSpec, b: &Build<'_>) -> Box<dyn Resource> {
         let r = b.resolver;

@@ -11,7 +11,7 @@ use serde_json::json;
 use toml::Spanned;
 
 use super::policy::{canonical, normalize_document};
-use super::{Build, KindImpl, Resource, Shape, iam};
+use super::{Build, FieldDoc, KindImpl, Resource, Shape, iam};
 use crate::aws::errors::{AwsResult, Found};
 use crate::aws::{Ctx, arn};
 use crate::manifest::template::Template;
@@ -112,7 +112,11 @@ impl KindImpl for Role {
         mermaid: ("{{", "}}"),
         dot: "hexagon",
     };
-    const CHECK: Option<&'static str> = Some("roles trust Lambda and have their policies attached");
+    const FIELDS: &'static [FieldDoc] = &[
+        FieldDoc::new(TRUST, "trusted_services", "trust policy").opaque(),
+        FieldDoc::new(ATTACHED, "policies", "attached policies"),
+        FieldDoc::new(DESCRIPTION, "description", "description"),
+    ];
 
     fn build(spec: &RoleSpec, b: &Build<'_>) -> Box<dyn Resource> {
         Box::new(Role::resolve(b.name.to_owned(), spec, b))
