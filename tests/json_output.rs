@@ -53,15 +53,29 @@ fn undocumented(example: &Value, actual: &Value, path: &str, out: &mut Vec<Strin
             }
         }
         (Value::Array(e), Value::Array(a)) => {
-            if let Some(first) = e.first() {
+            if let Some(example) = merged(e) {
                 for v in a {
-                    undocumented(first, v, &format!("{path}[]"), out);
+                    undocumented(&example, v, &format!("{path}[]"), out);
                 }
             }
         }
         (e, a) if std::mem::discriminant(e) == std::mem::discriminant(a) => {}
         (e, a) => out.push(format!("{path}: documented as {e}, printed {a}")),
     }
+}
+
+/// An example list's entries as one: each may show fields the others lack (a `hint`).
+fn merged(examples: &[Value]) -> Option<Value> {
+    let first = examples.first()?.clone();
+    let Value::Object(mut all) = first else {
+        return Some(first);
+    };
+    for e in examples.iter().skip(1).filter_map(Value::as_object) {
+        for (k, v) in e {
+            all.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+    Some(Value::Object(all))
 }
 
 /// Fields printed but not documented, and top-level fields documented but not printed.
@@ -125,9 +139,9 @@ fn every_command_prints_its_documented_shape() {
 /// The checker itself: an undocumented field is caught.
 #[test]
 fn an_undocumented_field_is_caught() {
-    let example: Value = serde_json::json!({"ok": true, "steps": [{"name": "x", "ok": true}]});
-    let actual: Value =
-        serde_json::json!({"ok": true, "steps": [{"name": "x", "ok": true, "new": 1}], "extra": 2});
+    let example: Value =
+        serde_json::json!({"ok": true, "steps": [{"name": "x", "ok": true}, {"hint": "h"}]});
+    let actual: Value = serde_json::json!({"ok": true, "steps": [{"name": "x", "ok": true, "new": 1, "hint": "h"}], "extra": 2});
     let mut problems = Vec::new();
     undocumented(&example, &actual, "verify", &mut problems);
     // serde_json's maps are sorted, so `extra` comes first.

@@ -13,6 +13,7 @@ mod drift;
 mod e2e;
 mod faults;
 mod fleet;
+mod grade;
 mod interrupt;
 mod json_output;
 mod lifecycle;

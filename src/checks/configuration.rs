@@ -8,7 +8,7 @@ use crate::engine::{Engine, Observed};
 use crate::manifest::checks::Grading;
 use crate::model::Value;
 use crate::plan::FieldDiff;
-use crate::resources;
+use crate::resources::{self, Graded};
 
 /// How strictly: `verify` holds an exstack-made lab to every field; `grade` holds a lab
 /// built by hand to what the lab asks for, less what `[grade]` leaves out.
@@ -53,12 +53,13 @@ pub fn configuration(
             let problems = if !exists {
                 vec![format!("{}: missing; the lab asks for it", id.name)]
             } else {
-                let kind = resources::kind(id.kind);
-                change
-                    .fields
-                    .iter()
-                    .filter_map(|f| sentence(&id.name, &address, kind, f, how))
-                    .collect()
+                differences(
+                    &id.name,
+                    &address,
+                    &change.fields,
+                    resources::kind(id.kind),
+                    how,
+                )
             };
             let points = match how {
                 Comparison::Everything => 1,
@@ -78,6 +79,25 @@ pub fn configuration(
         .collect()
 }
 
+/// The resource's differing fields as sentences.
+fn differences(
+    name: &str,
+    address: &str,
+    fields: &[FieldDiff],
+    kind: &dyn resources::AnyKind,
+    how: Comparison<'_>,
+) -> Vec<String> {
+    let said = |f: &FieldDiff, how| sentence(name, address, kind, f, how);
+    let mut problems: Vec<String> = fields.iter().filter_map(|f| said(f, how)).collect();
+    // Something more than the lab asks for costs nothing, but where a piece is wrong it is
+    // named too: GET /tasks where POST /tasks was asked for.
+    if !problems.is_empty() && matches!(how, Comparison::Graded(_)) {
+        let more = fields.iter().filter(|f| f.desired.is_none());
+        problems.extend(more.filter_map(|f| said(f, Comparison::Everything)));
+    }
+    problems
+}
+
 /// A differing field as a sentence, or `None` when this comparison leaves it out.
 fn sentence(
     name: &str,
@@ -89,7 +109,12 @@ fn sentence(
     let field = kind.field(&f.field);
     if let Comparison::Graded(grading) = how {
         // What the lab asks for counts; something more a student set does not.
-        if f.desired.is_none() || !field.graded || grading.ignores(address, &field.key) {
+        let by_presence = field.graded == Graded::Presence && f.live.is_some();
+        if f.desired.is_none()
+            || field.graded == Graded::Never
+            || by_presence
+            || grading.ignores(address, &field.key)
+        {
             return None;
         }
     }

@@ -140,10 +140,22 @@ pub struct FieldDoc {
     pub words: &'static str,
     /// Written after each value (" s").
     pub unit: &'static str,
-    /// False where a student's own work may rightly differ (a code hash): the checks judge it.
-    pub graded: bool,
+    /// How `grade` holds a hand-built lab to it.
+    pub graded: Graded,
     /// Its values mean nothing to read (a hash, a whole document): say only that it differs.
     pub opaque: bool,
+}
+
+/// How `grade` compares a field of a lab built by hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Graded {
+    /// Its value must be what the lab asks for.
+    Value,
+    /// It must be there; its value is exstack's own record (a deployment's routes hash),
+    /// which a hand-built lab cannot carry. The checks judge what it serves.
+    Presence,
+    /// Not at all: a student's own work may rightly differ (a code hash); the checks judge it.
+    Never,
 }
 
 impl FieldDoc {
@@ -153,7 +165,7 @@ impl FieldDoc {
             key,
             words,
             unit: "",
-            graded: true,
+            graded: Graded::Value,
             opaque: false,
         }
     }
@@ -171,7 +183,14 @@ impl FieldDoc {
 
     pub const fn ungraded(self) -> FieldDoc {
         FieldDoc {
-            graded: false,
+            graded: Graded::Never,
+            ..self
+        }
+    }
+
+    pub const fn graded_by_presence(self) -> FieldDoc {
+        FieldDoc {
+            graded: Graded::Presence,
             ..self
         }
     }
@@ -183,7 +202,7 @@ pub struct Described {
     pub key: String,
     pub words: String,
     pub unit: &'static str,
-    pub graded: bool,
+    pub graded: Graded,
     pub opaque: bool,
 }
 
@@ -208,7 +227,7 @@ fn describe(docs: &[FieldDoc], field: &str) -> Described {
         key: field.to_owned(),
         words: field.to_owned(),
         unit: "",
-        graded: true,
+        graded: Graded::Value,
         opaque: false,
     })
 }

@@ -212,7 +212,9 @@ impl KindImpl for RestApi {
     const FIELDS: &'static [FieldDoc] = &[
         FieldDoc::new("route ", "routes.", "route "),
         FieldDoc::new("permission ", "permission.", "invoke permission of "),
-        FieldDoc::new("stage ", "stage.", "deployment of its routes to stage ").opaque(),
+        FieldDoc::new("stage ", "stage.", "deployment of its routes to stage ")
+            .opaque()
+            .graded_by_presence(),
         FieldDoc::new(DESCRIPTION, "description", "description"),
     ];
 
