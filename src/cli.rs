@@ -154,13 +154,15 @@ pub enum Command {
         ("exstack verify --timeout 20 -o json", "shorter waits; the checks as JSON"),
     ]))]
     Verify(VerifyArgs),
-    /// Mark a lab a student built by hand: its settings against stack.toml, then its
-    /// [checks], with points. Changes nothing of the student's work.
+    /// Mark a lab a student built by hand, with points; changes nothing of theirs.
+    ///
+    /// Reads same-named resources whoever made them, compares each with stack.toml (less
+    /// what [grade] leaves out), then runs the stack's [checks].
     #[command(after_help = examples(&[
         ("exstack grade", "the score, check by check, with what is wrong in words"),
         ("exstack grade --junit grade.xml", "also JUnit XML, for CI"),
         ("exstack grade --gradescope results.json", "also Gradescope's autograder results"),
-        ("exstack grade --targets classroom.txt", "every student's machine, worst first"),
+        ("exstack grade --targets classroom.txt --csv class.csv", "every student's machine, worst first; a row each in class.csv"),
     ]))]
     Grade(GradeArgs),
     /// Down, then up: a lab machine back to a fresh copy of the exercise.
@@ -278,13 +280,18 @@ pub struct GradeArgs {
     #[command(flatten)]
     pub checks: ChecksArgs,
 
-    /// Also write the result as JUnit XML (one test case per check), for CI.
+    /// Also write the result as JUnit XML (a test suite per machine, a test case per check).
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
 
-    /// Also write Gradescope's autograder `results.json`.
+    /// Also write Gradescope's autograder `results.json` (with several machines, one file
+    /// each: results-<machine>.json).
     #[arg(long, value_name = "FILE")]
     pub gradescope: Option<PathBuf>,
+
+    /// Also write a CSV row per lab machine: target, score, total, percent, failed checks.
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
 }
 
 #[derive(Debug, Args, Clone, Copy)]

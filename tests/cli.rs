@@ -97,6 +97,7 @@ const COMMANDS: &[&str] = &[
     "outputs",
     "logs",
     "verify",
+    "grade",
     "reset",
     "graph",
     "init",

@@ -28,14 +28,11 @@ async fn verify_passes_fails_when_broken_and_passes_after_repair() {
         .ok();
     crate::json_output::matches_doc("verify", &run.stdout);
     let verify = run.json();
-    let steps = verify["steps"].as_array().unwrap();
-    assert_eq!(steps.len(), 11, "{verify}");
-    assert!(steps.iter().all(|s| s["ok"] == true), "{verify}");
-    assert!(
-        steps
-            .iter()
-            .any(|s| s["name"].as_str().unwrap().contains("after 3 receives"))
-    );
+    let checks = verify["checks"].as_array().unwrap();
+    // A configuration check per resource, `ready`, and the stack's six declared checks.
+    assert_eq!(checks.len(), 11 + 1 + 6, "{verify}");
+    assert!(checks.iter().all(|s| s["ok"] == true), "{verify}");
+    assert!(checks.iter().any(|s| s["name"] == "dead-letter"));
 
     // Nothing of verify's own is left behind.
     let c = lab.clients().await;
@@ -56,7 +53,10 @@ async fn verify_passes_fails_when_broken_and_passes_after_repair() {
     let broken = lab.exstack(&with_fast(&["verify", "--skip-dlq", "--timeout", "5"]));
     assert_eq!(broken.code, 3, "{}{}", broken.stdout, broken.stderr);
     assert!(
-        broken.stdout.contains("✗ the mapping is enabled"),
+        broken.stdout.contains(&format!(
+            "✗ event source mapping {} as stack.toml declares it",
+            lab.name("task-queue-to-processor")
+        )),
         "{}",
         broken.stdout
     );

@@ -931,3 +931,52 @@ fn a_second_lab_is_verified_from_its_own_checks() {
         wrong.stdout
     );
 }
+
+/// A classroom graded at once: a row per machine, worst first (one that cannot be graded
+/// heads it), and the CSV, JUnit and Gradescope files of all of them.
+#[test]
+fn a_classroom_is_graded_worst_first_with_a_row_each() {
+    let lab = Lab::new("gradefleet");
+    lab.exstack(&["up"]).ok();
+    let dead = crate::util::dead_endpoint();
+    let queue = lab.name("task-queue");
+    let only = format!("queues.{queue}");
+    let (csv, junit, gradescope) = (
+        lab.path("class.csv"),
+        lab.path("class.xml"),
+        lab.path("r.json"),
+    );
+    let run = lab.exstack(&[
+        "grade",
+        "--endpoint-url",
+        &lab.endpoint,
+        "--endpoint-url",
+        &dead,
+        "--check",
+        &only,
+        "--csv",
+        csv.to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+        "--gradescope",
+        gradescope.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let table: Vec<&str> = run.stdout.lines().collect();
+    assert!(table[1].contains(&dead), "{}", run.stdout);
+    assert!(table[2].contains("1 of 1 points (100%)"), "{}", run.stdout);
+    let csv = std::fs::read_to_string(csv).unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows[0], "target,score,total,percent,failed");
+    assert!(rows[1].contains("not graded: nothing answers"), "{csv}");
+    assert!(rows[2].ends_with(",1,1,100,"), "{csv}");
+    let junit = std::fs::read_to_string(junit).unwrap();
+    assert_eq!(junit.matches("<testsuite ").count(), 2, "{junit}");
+    // One Gradescope file per machine that was graded.
+    let files: Vec<String> = std::fs::read_dir(lab.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|f| f.starts_with("r-") && f.ends_with(".json"))
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+}

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::aws::Ctx;
 use crate::checks::{Comparison, Configuration, Runner, configuration};
@@ -17,7 +17,7 @@ use crate::output::{Printer, Rendered};
 /// The tag `--skip-dlq` leaves out.
 const DLQ_TAG: &str = "dlq";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Part {
     /// A resource exists with stack.toml's settings.
@@ -29,7 +29,7 @@ pub enum Part {
 }
 
 /// One check and how it went.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Line {
     /// A check's name, or a resource's address for its configuration.
     pub name: String,
@@ -40,7 +40,7 @@ pub struct Line {
     pub ms: u64,
     pub points: u32,
     pub problems: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
 }
 

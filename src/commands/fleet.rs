@@ -255,18 +255,34 @@ impl MachineResult {
         elapsed: Duration,
         settings: Settings,
     ) -> MachineResult {
-        let (exit, error, changes, shown, score) = match report {
+        let (exit, error, changes, shown, score, document) = match report {
             Ok(report) => {
                 let exit = report.exit();
                 let error = report.problem().filter(|_| exit != Exit::Success);
                 let shown = report::rendered(report.as_ref(), settings);
-                (exit, error, report.changes(), Some(shown), report.score())
+                let document = report.json();
+                (
+                    exit,
+                    error,
+                    report.changes(),
+                    Some(shown),
+                    report.score(),
+                    document,
+                )
             }
-            Err(e) => (Exit::Failure, Some(format!("{e:#}")), None, None, None),
+            Err(e) => (
+                Exit::Failure,
+                Some(format!("{e:#}")),
+                None,
+                None,
+                None,
+                None,
+            ),
         };
+        // The document is kept when people read text too: `grade --csv` is written from it.
         let (result, output) = match shown {
             Some(Rendered::Json(document)) => (Some(document), String::new()),
-            Some(Rendered::Text(text)) => (None, text),
+            Some(Rendered::Text(text)) => (document, text),
             None => (None, String::new()),
         };
         MachineResult {
