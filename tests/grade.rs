@@ -20,6 +20,12 @@ const SHORT: &[&str] = &[
     "batching_window=1",
 ];
 
+/// The exercise's roles, each with the policy attached to it.
+const ROLES: [(&str, &str); 2] = [
+    ("lambda-sqs-processor", "SQSProcessorPolicy"),
+    ("lambda-api-enqueue", "ApiEnqueuePolicy"),
+];
+
 /// The names of the hand-built lab (the test lab's suffixed names) and what it is given.
 struct Student<'a> {
     lab: &'a Lab,
@@ -47,6 +53,10 @@ impl Student<'_> {
 
     fn arn(&self, service: &str, what: &str) -> String {
         format!("arn:aws:{service}::{}:{what}", self.account)
+    }
+
+    fn policy_arn(&self, policy: &str) -> String {
+        self.arn("iam", &format!("policy/{}", self.n(policy)))
     }
 
     /// Tasks 6.1–6.7, in the exercise's order.
@@ -210,7 +220,7 @@ impl Student<'_> {
             .iam
             .attach_role_policy()
             .role_name(self.n(role))
-            .policy_arn(self.arn("iam", &format!("policy/{}", self.n(policy))))
+            .policy_arn(self.policy_arn(policy))
             .send()
             .await
             .unwrap();
@@ -395,7 +405,7 @@ impl Student<'_> {
             .iam
             .detach_role_policy()
             .role_name(self.n(role))
-            .policy_arn(self.arn("iam", &format!("policy/{}", self.n(policy))))
+            .policy_arn(self.policy_arn(policy))
             .send()
             .await
             .unwrap();
@@ -467,11 +477,8 @@ impl Student<'_> {
         {
             let _ = c.apigateway.delete_rest_api().rest_api_id(api).send().await;
         }
-        for (role, policy) in [
-            ("lambda-sqs-processor", "SQSProcessorPolicy"),
-            ("lambda-api-enqueue", "ApiEnqueuePolicy"),
-        ] {
-            let arn = self.arn("iam", &format!("policy/{}", self.n(policy)));
+        for (role, policy) in ROLES {
+            let arn = self.policy_arn(policy);
             let _ = c
                 .iam
                 .detach_role_policy()
@@ -548,10 +555,7 @@ impl Student<'_> {
             "bucket tags".into(),
             format!("{:?}", tags.ok().map(|t| t.tag_set().to_vec())),
         );
-        for (role, policy) in [
-            ("lambda-sqs-processor", "SQSProcessorPolicy"),
-            ("lambda-api-enqueue", "ApiEnqueuePolicy"),
-        ] {
+        for (role, policy) in ROLES {
             let r = c
                 .iam
                 .get_role()
@@ -571,7 +575,7 @@ impl Student<'_> {
                 format!("role {role} policies"),
                 format!("{:?}", attached.attached_policies()),
             );
-            let arn = self.arn("iam", &format!("policy/{}", self.n(policy)));
+            let arn = self.policy_arn(policy);
             let p = c.iam.get_policy().policy_arn(&arn).send().await.unwrap();
             out.insert(format!("policy {policy}"), format!("{:?}", p.policy()));
             let versions = c
