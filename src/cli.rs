@@ -43,10 +43,19 @@ pub struct Global {
     #[arg(long, global = true, value_name = "URL")]
     pub endpoint_url: Vec<String>,
 
-    /// A file listing lab machines: one `[name] URL` per line, or TOML `[[target]]` tables
-    /// with `name` and `endpoint`.
+    /// A file listing lab machines: one `[name] URL [account=ID]` per line, or TOML
+    /// `[[target]]` tables with `name`, `endpoint` and `account`.
     #[arg(long, global = true, value_name = "FILE")]
     pub targets: Option<PathBuf>,
+
+    /// One lab per account on each emulator: 12-digit ids separated by commas, each its own
+    /// lab machine, isolated from the others (the emulator takes the id as the access key).
+    #[arg(long, global = true, value_name = "IDS", value_delimiter = ',', value_parser = parse_account)]
+    pub accounts: Vec<String>,
+
+    /// A range of accounts, one lab each, as --accounts: FIRST..LAST, e.g. 100000000001..100000000030.
+    #[arg(long, global = true, value_name = "FIRST..LAST", value_parser = parse_accounts, conflicts_with = "accounts")]
+    pub accounts_from: Option<Accounts>,
 
     /// How many lab machines to work on at once.
     #[arg(short, long, global = true, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
@@ -339,6 +348,44 @@ fn parse_since(s: &str) -> Result<std::time::Duration, String> {
     n.checked_mul(seconds)
         .map(std::time::Duration::from_secs)
         .ok_or_else(bad)
+}
+
+fn parse_account(s: &str) -> Result<String, String> {
+    let id = s.trim();
+    if crate::aws::is_account_id(id) {
+        Ok(id.to_owned())
+    } else {
+        Err(format!(
+            "`{id}` is not an account id; write 12 digits, like 111111111111"
+        ))
+    }
+}
+
+/// The accounts of `--accounts-from`, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accounts(pub Vec<String>);
+
+/// More than a classroom, fewer than a typo like 100000000001..200000000001 would make.
+const MOST_ACCOUNTS: u64 = 1000;
+
+fn parse_accounts(s: &str) -> Result<Accounts, String> {
+    let (first, last) = s.split_once("..").ok_or_else(|| {
+        format!("expected FIRST..LAST, like 100000000001..100000000030, got `{s}`")
+    })?;
+    let (first, last) = (parse_account(first)?, parse_account(last)?);
+    let (a, b): (u64, u64) = (first.parse().unwrap_or(0), last.parse().unwrap_or(0));
+    if b < a {
+        return Err(format!(
+            "{last} comes before {first}; write the range FIRST..LAST"
+        ));
+    }
+    if b - a >= MOST_ACCOUNTS {
+        return Err(format!(
+            "{first}..{last} is {} accounts; at most {MOST_ACCOUNTS} at once",
+            b - a + 1
+        ));
+    }
+    Ok(Accounts((a..=b).map(|n| format!("{n:012}")).collect()))
 }
 
 fn parse_var(s: &str) -> Result<(String, String), String> {

@@ -16,10 +16,19 @@ pub struct RunFiles {
 }
 
 impl RunFiles {
-    /// The files of `stack` on the endpoint (`None`: real AWS) in `region`.
-    pub fn new(endpoint: Option<&str>, region: &str, stack: &str) -> RunFiles {
+    /// The files of `stack` on the endpoint (`None`: real AWS) in `region`, and in `account`
+    /// where one emulator holds several.
+    pub fn new(
+        endpoint: Option<&str>,
+        region: &str,
+        account: Option<&str>,
+        stack: &str,
+    ) -> RunFiles {
         let endpoint = endpoint.map_or("aws".to_owned(), canonical_endpoint);
-        let key = format!("{endpoint}|{region}|{stack}");
+        let mut key = format!("{endpoint}|{region}|{stack}");
+        if let Some(account) = account {
+            key.push_str(&format!("|{account}"));
+        }
         let digest = sha2::Sha256::digest(key.as_bytes());
         let name: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
         let dir = std::env::temp_dir();

@@ -8,20 +8,16 @@ use std::time::{Duration, Instant};
 
 use crate::util::{Lab, Run, command_in, run};
 
-/// Functions reach this lab's LocalStack, not whatever answers at the default port.
-fn lab_vars(lab: &Lab) -> Vec<String> {
-    [
-        "batching_window=0".to_owned(),
-        "visibility_timeout=2".to_owned(),
-        format!("functions_endpoint={}", lab.endpoint),
-    ]
-    .into_iter()
-    .flat_map(|v| ["--var".to_owned(), v])
-    .collect()
+/// Retries and batches that take seconds, not minutes.
+fn lab_vars() -> Vec<String> {
+    ["batching_window=0", "visibility_timeout=2"]
+        .into_iter()
+        .flat_map(|v| ["--var".to_owned(), v.to_owned()])
+        .collect()
 }
 
 fn exstack(lab: &Lab, args: &[&str]) -> Run {
-    let vars = lab_vars(lab);
+    let vars = lab_vars();
     let all: Vec<&str> = args
         .iter()
         .copied()
@@ -164,7 +160,7 @@ struct Watcher {
 
 impl Watcher {
     fn start(lab: &Lab) -> Watcher {
-        let vars = lab_vars(lab);
+        let vars = lab_vars();
         let mut args = vec!["up", "--watch"];
         args.extend(vars.iter().map(String::as_str));
         let mut child = command_in(lab.dir.path(), &lab.endpoint, &args)

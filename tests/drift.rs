@@ -108,7 +108,6 @@ async fn changed_environment_variable() {
         |c, lab| async move {
             let env = aws_sdk_lambda::types::Environment::builder()
                 .variables("QUEUE_URL", "http://wrong")
-                .variables("AWS_ENDPOINT_URL", "http://localhost:4566")
                 .build();
             c.lambda
                 .update_function_configuration()

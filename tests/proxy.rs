@@ -10,7 +10,7 @@
 //! request's own protocol (query → XML `Throttling`, JSON → `ThrottlingException`, S3 → 503
 //! `SlowDown`). A delay is the only fault that forwards (late). Which request gets which fault
 //! is drawn from a seeded xorshift, in arrival order; `rule`s target named requests.
-//! `/_localstack/health` is never faulted unless `fault_health` is set.
+//! `/_localstack/health` (and `/_ministack/health`) is never faulted unless `fault_health` is set.
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -433,7 +433,10 @@ fn handle(client: TcpStream, shared: &Shared) -> std::io::Result<()> {
     let Some(req) = read_request(&mut reader)? else {
         return Ok(());
     };
-    let is_health = req.path.starts_with("/_localstack/health");
+    // Both emulators' health checks: exstack asks them at once to tell the two apart.
+    let is_health = ["/_localstack/health", "/_ministack/health"]
+        .iter()
+        .any(|p| req.path.starts_with(p));
     let fault = if is_health && !shared.config.lock().unwrap().fault_health {
         shared.stats.lock().unwrap().health += 1;
         None

@@ -39,6 +39,9 @@ pub const EMULATOR_ENV: &str = "EXSTACK_EMULATOR";
 pub enum Platform {
     /// Answers LocalStack's health check: its invoke URLs and host names are available.
     LocalStack,
+    /// MiniStack (PyPI `ministack`): answers its own health check, and LocalStack's too;
+    /// serves LocalStack's path form of a stage URL and `{id}.execute-api.localhost`.
+    MiniStack,
     /// Another implementation of the AWS APIs, named as one in `EXSTACK_EMULATOR`.
     Emulator,
     /// Real AWS, reached through the SDK's own endpoint resolution.
@@ -51,6 +54,10 @@ pub struct Target {
     /// `None` means real AWS with the SDK's normal endpoint resolution.
     pub endpoint: Option<String>,
     pub region: String,
+    /// On an emulator, the 12-digit account to act in, sent as the access key id (emulators
+    /// take it as the account): one emulator then holds a lab per student. `None`: the
+    /// emulator's default account. Never set for real AWS, where the credentials decide.
+    pub account: Option<String>,
 }
 
 impl Target {
@@ -59,11 +66,17 @@ impl Target {
     }
 
     pub fn describe(&self) -> String {
-        match &self.endpoint {
-            Some(e) => format!("{e} ({})", self.region),
-            None => format!("AWS ({})", self.region),
+        match (&self.endpoint, &self.account) {
+            (Some(e), Some(a)) => format!("{e} account {a} ({})", self.region),
+            (Some(e), None) => format!("{e} ({})", self.region),
+            (None, _) => format!("AWS ({})", self.region),
         }
     }
+}
+
+/// Whether `text` is an account id an emulator takes as its access key: 12 digits.
+pub fn is_account_id(text: &str) -> bool {
+    text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Counts every AWS operation by name, split into reads and writes, so "a second `up`
@@ -181,6 +194,8 @@ pub struct Ctx {
     /// The account the credentials act in, from STS (LocalStack: 000000000000, moto: 123456789012).
     pub account: String,
     pub platform: Platform,
+    /// What the emulator says it is (`LocalStack 2026.3.0 (community)`), for `status -v`.
+    pub about: Option<String>,
     /// API Gateway's per-account rate limits, kept on real AWS only (shared per account).
     pub pacer: Option<Arc<Pacer>>,
     /// Whether an emulator serves a deployed API at `{endpoint}/restapis/{id}/{stage}/_user_request_`,
@@ -195,7 +210,7 @@ pub struct Ctx {
 impl Ctx {
     /// Checks the endpoint, builds every client and learns the account id.
     pub async fn connect(target: Target, stack: &str) -> Result<Ctx> {
-        let platform = discover(&target).await?;
+        let answering = discover(&target).await?;
         let faults = Faults::from_env();
         let calls = Arc::new(Calls::default());
         let clients = Clients::new(&target, &calls, &faults).await;
@@ -211,8 +226,14 @@ impl Ctx {
             }
             other => other?,
         };
+        if let Some(wanted) = target.account.as_deref().filter(|w| *w != account) {
+            bail!(
+                "{} acts in account {account}, not {wanted}: this emulator does not take the access key id as the account, so it holds one lab only; list it without an account",
+                target.describe()
+            );
+        }
         // API Gateway's per-account limits are AWS's alone, shared by every target of the account.
-        let pacer = (platform == Platform::Aws).then(|| {
+        let pacer = (answering.platform == Platform::Aws).then(|| {
             let key = format!("{}:{account}", arn::partition(&target.region));
             Pacer::for_account(&key)
         });
@@ -220,7 +241,7 @@ impl Ctx {
             clients,
             target,
             stack,
-            Facts { account, platform },
+            Facts { account, answering },
             calls,
             faults,
             pacer,
@@ -234,12 +255,16 @@ impl Ctx {
         let target = Target {
             endpoint: Some(endpoint.to_owned()),
             region: "eu-west-1".into(),
+            account: None,
         };
         let (calls, faults) = (Arc::new(Calls::default()), Faults::default());
         let clients = Clients::new(&target, &calls, &faults).await;
         let facts = Facts {
             account: "000000000000".into(),
-            platform,
+            answering: Answering {
+                platform,
+                about: None,
+            },
         };
         Ctx::new(clients, target, "test-stack", facts, calls, faults, None)
     }
@@ -277,13 +302,15 @@ impl Ctx {
                 Patience::LOCALSTACK
             },
             account: facts.account,
-            platform: facts.platform,
+            platform: facts.answering.platform,
+            about: facts.answering.about,
             pacer,
             faults,
             user_requests: Mutex::default(),
             run_files: crate::runfiles::RunFiles::new(
                 target.endpoint.as_deref(),
                 &target.region,
+                target.account.as_deref(),
                 stack,
             ),
             target,
@@ -306,20 +333,44 @@ impl Ctx {
         };
         let url = format!("{endpoint}/restapis/{api_id}/{stage}/_user_request_");
         match self.platform {
-            Platform::LocalStack => Some(url),
+            Platform::LocalStack | Platform::MiniStack => Some(url),
             _ => self.serves_user_requests(api_id, &url).await.then_some(url),
         }
     }
 
-    /// LocalStack's host-name form of a stage URL, `http://<id>.execute-api.localhost.localstack.cloud:<port>/<stage>`.
-    pub fn localstack_host_url(&self, api_id: &str, stage: &str) -> Option<String> {
-        if self.platform != Platform::LocalStack {
-            return None;
-        }
+    /// A header a check's request to a stage needs on this target, if any. MiniStack looks a
+    /// stage's API up in the request's account only (AWS, by its id alone), and an unsigned
+    /// request is in the default account; a credential scope naming the account finds it.
+    /// (Its signature is not checked unless MiniStack runs with AUTH=true.)
+    pub fn stage_request_header(&self, url: &str) -> Option<(&'static str, String)> {
+        let account = self.target.account.as_deref()?;
+        let endpoint = self.target.endpoint.as_deref()?;
+        let a_stage = url.starts_with(endpoint) || url.contains(".execute-api.");
+        (self.platform == Platform::MiniStack && a_stage).then(|| {
+            let scope = format!(
+                "{account}/20260101/{}/execute-api/aws4_request",
+                self.target.region
+            );
+            (
+                "authorization",
+                format!("AWS4-HMAC-SHA256 Credential={scope}, SignedHeaders=host, Signature=0"),
+            )
+        })
+    }
+
+    /// The emulator's host-name form of a stage URL: LocalStack's
+    /// `http://<id>.execute-api.localhost.localstack.cloud:<port>/<stage>`, MiniStack's
+    /// `http://<id>.execute-api.localhost:<port>/<stage>`.
+    pub fn emulator_host_url(&self, api_id: &str, stage: &str) -> Option<String> {
+        let domain = match self.platform {
+            Platform::LocalStack => "localhost.localstack.cloud",
+            Platform::MiniStack => "localhost",
+            Platform::Emulator | Platform::Aws => return None,
+        };
         let endpoint = self.target.endpoint.as_deref()?;
         let port = crate::endpoint::Endpoint::parse(endpoint).ok()?.port();
         Some(format!(
-            "http://{api_id}.execute-api.localhost.localstack.cloud:{port}/{stage}"
+            "http://{api_id}.execute-api.{domain}:{port}/{stage}"
         ))
     }
 
@@ -363,7 +414,7 @@ impl Ctx {
 /// What the target told us when we connected.
 struct Facts {
     account: String,
-    platform: Platform,
+    answering: Answering,
 }
 
 /// The account the credentials act in, from STS.
@@ -458,8 +509,10 @@ async fn sdk_config(target: &Target) -> SdkConfig {
         );
     match &target.endpoint {
         Some(endpoint) => {
-            // LocalStack's test credentials: a user's real keys are never sent to it.
-            let test = Credentials::new("test", "test", None, None, "exstack-localstack");
+            // Test credentials: a user's real keys are never sent to an emulator. The access
+            // key id names the account where one is asked for.
+            let key = target.account.as_deref().unwrap_or("test");
+            let test = Credentials::new(key, "test", None, None, "exstack-emulator");
             loader = loader
                 .endpoint_url(endpoint)
                 .credentials_provider(SharedCredentialsProvider::new(test))
@@ -477,57 +530,110 @@ async fn sdk_config(target: &Target) -> SdkConfig {
     loader.load().await
 }
 
+/// What answers at the target, as its health check tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answering {
+    pub platform: Platform,
+    /// The emulator's own words for what it is: `LocalStack 2026.3.0 (community)`; `None` on AWS
+    /// and for an emulator that has no health check.
+    pub about: Option<String>,
+}
+
 /// Finds out what the target is, before any AWS call: nothing answering is one clear line;
-/// LocalStack answers its health check; any other endpoint is acted on only when
-/// `EXSTACK_EMULATOR` names it, and an AWS host name never counts as an emulator.
-pub async fn discover(target: &Target) -> Result<Platform> {
+/// LocalStack and MiniStack answer their health checks; any other endpoint is acted on only
+/// when `EXSTACK_EMULATOR` names it, and an AWS host name never counts as an emulator.
+pub async fn discover(target: &Target) -> Result<Answering> {
     let Some(endpoint) = &target.endpoint else {
-        return Ok(Platform::Aws);
+        return Ok(Answering {
+            platform: Platform::Aws,
+            about: None,
+        });
     };
     let declared = std::env::var(EMULATOR_ENV).unwrap_or_default();
     discover_endpoint(endpoint, &declared).await
 }
 
-async fn discover_endpoint(endpoint: &str, declared: &str) -> Result<Platform> {
+async fn discover_endpoint(endpoint: &str, declared: &str) -> Result<Answering> {
     let named = names_endpoint(declared, endpoint);
     if named && is_aws_host(endpoint) {
         bail!(
             "{endpoint} is real AWS, not an emulator: to act on AWS pass --aws (without --endpoint-url) and remove it from {EMULATOR_ENV}"
         );
     }
-    let url = format!("{}/_localstack/health", endpoint.trim_end_matches('/'));
+    let base = endpoint.trim_end_matches('/');
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .no_proxy()
         .build()?;
-    let answer = client.get(&url).send().await;
-    let response = match answer {
+    // Both at once: MiniStack answers LocalStack's health check as well as its own, so only
+    // its own tells them apart, and asking in parallel costs no time.
+    let localstack_url = format!("{base}/_localstack/health");
+    let ministack_url = format!("{base}/_ministack/health");
+    let (localstack, ministack) = tokio::join!(
+        client.get(&localstack_url).send(),
+        health(&client, &ministack_url),
+    );
+    let response = match localstack {
         Err(e) if e.is_connect() || e.is_timeout() => {
             let start = if named {
                 "start it (for moto: `scripts/moto start`)"
             } else {
-                "start LocalStack with `scripts/localstack start` (or a localstack/localstack container)"
+                "start an emulator with `scripts/localstack start` or `scripts/ministack start` (or a localstack/localstack container)"
             };
             bail!("nothing answers at {endpoint}: {start}, or pass --endpoint-url")
         }
         Err(e) => bail!("cannot reach {endpoint}: {e}"),
         Ok(r) => r,
     };
+    if let Some(body) = ministack {
+        return Ok(Answering {
+            platform: Platform::MiniStack,
+            about: Some(about("MiniStack", &body)),
+        });
+    }
     let status = response.status();
     let body: Option<serde_json::Value> = response.json().await.ok();
-    let is_localstack =
-        status.is_success() && body.as_ref().is_some_and(|b| b.get("services").is_some());
-    if is_localstack {
-        return Ok(Platform::LocalStack);
+    match body.filter(|b| status.is_success() && b.get("services").is_some()) {
+        Some(body) => Ok(Answering {
+            platform: Platform::LocalStack,
+            about: Some(about("LocalStack", &body)),
+        }),
+        None if named => Ok(Answering {
+            platform: Platform::Emulator,
+            about: None,
+        }),
+        None => bail!(
+            "{endpoint} answered {status} to {localstack_url}: it does not look like LocalStack or MiniStack. \
+             If it is another AWS emulator (moto, ...), name it: {EMULATOR_ENV}={endpoint}. \
+             To act on real AWS, pass --aws (without --endpoint-url); exstack refuses otherwise"
+        ),
     }
-    if named {
-        return Ok(Platform::Emulator);
+}
+
+/// A health check's JSON body when it answers 200 with one, listing its services.
+async fn health(client: &reqwest::Client, url: &str) -> Option<serde_json::Value> {
+    let response = client.get(url).send().await.ok()?;
+    if !response.status().is_success() {
+        return None;
     }
-    bail!(
-        "{endpoint} answered {status} to {url}: it does not look like LocalStack. \
-         If it is another AWS emulator (moto, ...), name it: {EMULATOR_ENV}={endpoint}. \
-         To act on real AWS, pass --aws (without --endpoint-url); exstack refuses otherwise"
-    )
+    let body: serde_json::Value = response.json().await.ok()?;
+    body.get("services").is_some().then_some(body)
+}
+
+/// `LocalStack 2026.3.0 (community)`, from a health check's `version` and `edition`.
+fn about(name: &str, health: &serde_json::Value) -> String {
+    let field = |k: &str| {
+        health
+            .get(k)
+            .and_then(|v| v.as_str())
+            .filter(|v| !v.is_empty())
+    };
+    match (field("version"), field("edition")) {
+        (Some(v), Some(e)) => format!("{name} {v} ({e})"),
+        (Some(v), None) => format!("{name} {v}"),
+        (None, Some(e)) => format!("{name} ({e})"),
+        (None, None) => name.to_owned(),
+    }
 }
 
 /// Whether `declared` (URLs separated by commas or spaces) names `endpoint`, however spelled.
@@ -615,7 +721,7 @@ mod tests {
             1,
             "probed once per API"
         );
-        assert_eq!(ctx.localstack_host_url("abc", "dev"), None);
+        assert_eq!(ctx.emulator_host_url("abc", "dev"), None);
 
         // moto: the path falls through to S3.
         let (not_serving, _) = server(
@@ -635,7 +741,7 @@ mod tests {
             Some("http://127.0.0.1:9/restapis/abc/dev/_user_request_")
         );
         assert_eq!(
-            ctx.localstack_host_url("abc", "dev").as_deref(),
+            ctx.emulator_host_url("abc", "dev").as_deref(),
             Some("http://abc.execute-api.localhost.localstack.cloud:9/dev")
         );
         ctx.platform = Platform::Aws;
@@ -643,7 +749,77 @@ mod tests {
             ctx.api_url("abc", "dev").await.as_deref(),
             Some("https://abc.execute-api.eu-west-1.amazonaws.com/dev")
         );
-        assert_eq!(ctx.localstack_host_url("abc", "dev"), None);
+        assert_eq!(ctx.emulator_host_url("abc", "dev"), None);
+    }
+
+    /// A local HTTP server answering `found` for the paths it lists and 404 for any other.
+    async fn server_of(found: &'static [(&'static str, &'static str)]) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let mut buf = [0u8; 4096];
+                let n = stream.read(&mut buf).await.unwrap_or(0);
+                let request = String::from_utf8_lossy(&buf[..n]);
+                let path = request.split_whitespace().nth(1).unwrap_or("");
+                let body = found.iter().find(|(p, _)| *p == path).map(|(_, b)| *b);
+                let answer = match body {
+                    Some(b) => format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{b}",
+                        b.len()
+                    ),
+                    None => "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n".to_owned(),
+                };
+                let _ = stream.write_all(answer.as_bytes()).await;
+            }
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn localstack_and_ministack_are_told_apart_by_their_own_health_checks() {
+        const LOCALSTACK: &str =
+            r#"{"services": {"sqs": "running"}, "edition": "community", "version": "2026.3.0"}"#;
+        const MINISTACK: &str =
+            r#"{"services": {"sqs": "available"}, "edition": "light", "version": "1.5.33"}"#;
+        let localstack = server_of(&[("/_localstack/health", LOCALSTACK)]).await;
+        let found = discover_endpoint(&localstack, "").await.unwrap();
+        assert_eq!(found.platform, Platform::LocalStack);
+        assert_eq!(
+            found.about.as_deref(),
+            Some("LocalStack 2026.3.0 (community)")
+        );
+
+        let ministack = server_of(&[
+            ("/_localstack/health", MINISTACK),
+            ("/_ministack/health", MINISTACK),
+        ])
+        .await;
+        let found = discover_endpoint(&ministack, "").await.unwrap();
+        assert_eq!(found.platform, Platform::MiniStack);
+        assert_eq!(found.about.as_deref(), Some("MiniStack 1.5.33 (light)"));
+
+        // moto: neither; acted on only when named.
+        let moto = server_of(&[]).await;
+        let err = discover_endpoint(&moto, "").await.unwrap_err().to_string();
+        assert!(err.contains("EXSTACK_EMULATOR"), "{err}");
+        let found = discover_endpoint(&moto, &moto).await.unwrap();
+        assert_eq!((found.platform, found.about), (Platform::Emulator, None));
+    }
+
+    #[tokio::test]
+    async fn each_emulator_has_its_host_name_form_of_a_stage_url() {
+        let mut ctx = emulator_ctx("http://127.0.0.1:4577").await;
+        ctx.platform = Platform::MiniStack;
+        assert_eq!(
+            ctx.emulator_host_url("abc", "dev").as_deref(),
+            Some("http://abc.execute-api.localhost:4577/dev")
+        );
+        assert_eq!(
+            ctx.api_url("abc", "dev").await.as_deref(),
+            Some("http://127.0.0.1:4577/restapis/abc/dev/_user_request_")
+        );
     }
 
     #[tokio::test]

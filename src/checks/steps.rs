@@ -51,6 +51,9 @@ pub async fn act(
             let mut request = runner
                 .http
                 .request(method.parse().context("HTTP method")?, &url);
+            if let Some((name, value)) = ctx.stage_request_header(&url) {
+                request = request.header(name, value);
+            }
             for (name, value) in headers {
                 request = request.header(name, text(r, value)?);
             }

@@ -27,6 +27,26 @@ pub struct Machine {
     pub target: Target,
 }
 
+/// A lab machine as the flags or the targets file list it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Listed {
+    name: Option<String>,
+    /// A URL, or `aws` / `aws:<region>` for real AWS.
+    endpoint: String,
+    /// The emulator account to act in, if one is named.
+    account: Option<String>,
+}
+
+impl Listed {
+    fn at(endpoint: String) -> Listed {
+        Listed {
+            name: None,
+            endpoint,
+            account: None,
+        }
+    }
+}
+
 /// Every machine the flags name, in the order given; LocalStack's default when none.
 /// Real AWS only by name (`--aws`, or `allow_aws` in the stack with no endpoint given).
 pub fn machines(g: &Global, stack: &Stack) -> Result<Vec<Machine>> {
@@ -35,10 +55,10 @@ pub fn machines(g: &Global, stack: &Stack) -> Result<Vec<Machine>> {
         .clone()
         .or_else(|| stack.region.clone())
         .unwrap_or_else(|| DEFAULT_REGION.to_owned());
-    let mut listed: Vec<(Option<String>, String)> = g
+    let mut listed: Vec<Listed> = g
         .endpoint_url
         .iter()
-        .map(|e| Ok((None, checked_url(e)?)))
+        .map(|e| Ok(Listed::at(checked_url(e)?)))
         .collect::<Result<_>>()?;
     if let Some(file) = &g.targets {
         listed.extend(read_targets(file)?);
@@ -48,32 +68,43 @@ pub fn machines(g: &Global, stack: &Stack) -> Result<Vec<Machine>> {
         .ok()
         .filter(|e| !e.is_empty() && listed.is_empty() && g.targets.is_none());
     let named = !listed.is_empty() || g.targets.is_some() || from_env.is_some();
+    let accounts = match &g.accounts_from {
+        Some(range) => range.0.clone(),
+        None => g.accounts.clone(),
+    };
     // Several real-AWS targets (say, one account in several regions) are as explicit as one:
     // `--aws` and every target written `aws` or `aws:<region>`. Never mixed with emulators.
     let aws_listed = listed
         .iter()
-        .filter(|(_, e)| aws_region_of(e).is_some())
+        .filter(|l| aws_region_of(&l.endpoint).is_some())
         .count();
     if aws_listed > 0 && (!g.aws || aws_listed < listed.len() || from_env.is_some()) {
         bail!(
             "targets written `aws` act on real AWS: pass --aws, and list no emulator endpoints beside them"
         );
     }
+    let on_aws = aws_listed > 0 || g.aws || (stack.allow_aws && !named);
+    if on_aws && (!accounts.is_empty() || listed.iter().any(|l| l.account.is_some())) {
+        bail!(
+            "accounts are an emulator's: on real AWS the credentials decide the account; drop --accounts, --accounts-from and account= for --aws"
+        );
+    }
     if aws_listed > 0 {
-        return distinct(listed.into_iter().map(|(name, e)| {
-            let region = aws_region_of(&e)
+        return distinct(listed.into_iter().map(|l| {
+            let region = aws_region_of(&l.endpoint)
                 .flatten()
                 .unwrap_or_else(|| region.clone());
             Machine {
-                name: name.unwrap_or_else(|| format!("aws:{region}")),
+                name: l.name.unwrap_or_else(|| format!("aws:{region}")),
                 target: Target {
                     endpoint: None,
                     region,
+                    account: None,
                 },
             }
         }));
     }
-    if g.aws || (stack.allow_aws && !named) {
+    if on_aws {
         if named {
             bail!(
                 "--aws targets real AWS and cannot be combined with --endpoint-url, --targets or AWS_ENDPOINT_URL (to list several AWS regions, write them `aws:<region>`)"
@@ -84,31 +115,66 @@ pub fn machines(g: &Global, stack: &Stack) -> Result<Vec<Machine>> {
             target: Target {
                 endpoint: None,
                 region,
+                account: None,
             },
         }]);
     }
     if !named {
-        listed.push((None, DEFAULT_ENDPOINT.to_owned()));
+        listed.push(Listed::at(DEFAULT_ENDPOINT.to_owned()));
     }
-    listed.extend(from_env.map(|e| (None, e)));
+    listed.extend(from_env.map(Listed::at));
     if listed.is_empty() {
         bail!("the targets file lists no lab machines; add one `[name] URL` per line");
     }
-    distinct(listed.into_iter().map(|(name, endpoint)| Machine {
-        name: name.unwrap_or_else(|| short_name(&endpoint)),
+    let listed = with_accounts(listed, &accounts);
+    // An access key id of 12 digits is the emulators' way to name an account (never a real
+    // key: those start with letters), so it is honoured as one.
+    let from_key = std::env::var("AWS_ACCESS_KEY_ID")
+        .ok()
+        .filter(|k| crate::aws::is_account_id(k));
+    distinct(listed.into_iter().map(|l| Machine {
+        name: l.name.unwrap_or_else(|| short_name(&l.endpoint)),
         target: Target {
-            endpoint: Some(endpoint),
+            endpoint: Some(l.endpoint),
             region: region.clone(),
+            account: l.account.or_else(|| from_key.clone()),
         },
     }))
 }
 
+/// Each listed emulator without an account of its own becomes one machine per account, named
+/// by the account (after the machine's name when there are several emulators).
+fn with_accounts(listed: Vec<Listed>, accounts: &[String]) -> Vec<Listed> {
+    if accounts.is_empty() {
+        return listed;
+    }
+    let one_place = listed.len() == 1;
+    let mut out = Vec::new();
+    for l in listed {
+        if l.account.is_some() {
+            out.push(l);
+            continue;
+        }
+        let place = l.name.clone().unwrap_or_else(|| short_name(&l.endpoint));
+        out.extend(accounts.iter().map(|a| Listed {
+            name: Some(if one_place {
+                a.clone()
+            } else {
+                format!("{place}/{a}")
+            }),
+            endpoint: l.endpoint.clone(),
+            account: Some(a.clone()),
+        }));
+    }
+    out
+}
+
 /// The machines, refusing one listed twice: `localhost` and `127.0.0.1` are one LocalStack,
-/// and resetting it twice would be a surprise.
+/// and resetting it twice would be a surprise. One emulator in two accounts is two machines.
 fn distinct(machines: impl Iterator<Item = Machine>) -> Result<Vec<Machine>> {
     let key = |m: &Machine| {
         let place = m.target.endpoint.as_deref().map(canonical_endpoint);
-        (place, m.target.region.clone())
+        (place, m.target.region.clone(), m.target.account.clone())
     };
     let mut out: Vec<Machine> = Vec::new();
     for m in machines {
@@ -151,38 +217,77 @@ struct TargetsToml {
 struct TargetEntry {
     name: Option<String>,
     endpoint: String,
+    account: Option<String>,
 }
 
-fn read_targets(file: &Path) -> Result<Vec<(Option<String>, String)>> {
+fn read_targets(file: &Path) -> Result<Vec<Listed>> {
     let text = std::fs::read_to_string(file)
         .with_context(|| format!("cannot read the targets file {}", file.display()))?;
     parse_targets(&text).with_context(|| format!("in the targets file {}", file.display()))
 }
 
-/// Either TOML (`[[target]]` with `endpoint` and an optional `name`) or one machine per line:
-/// `URL` or `NAME URL`, with `#` comments.
-fn parse_targets(text: &str) -> Result<Vec<(Option<String>, String)>> {
+/// Either TOML (`[[target]]` with `endpoint`, an optional `name` and `account`) or one machine
+/// per line: `[NAME] URL [account=ID]`, with `#` comments.
+fn parse_targets(text: &str) -> Result<Vec<Listed>> {
     if text.contains("[[target]]") {
         let parsed: TargetsToml = toml::from_str(text).context("not a valid [[target]] list")?;
         return parsed
             .target
             .into_iter()
-            .map(|t| Ok((t.name, checked_url(&t.endpoint)?)))
+            .enumerate()
+            .map(|(n, t)| {
+                let account = t.account.map(|a| checked_account(&a)).transpose();
+                let entry = Listed {
+                    name: t.name,
+                    endpoint: checked_url(&t.endpoint)?,
+                    account: account.with_context(|| format!("target {}", n + 1))?,
+                };
+                Ok(entry)
+            })
             .collect();
     }
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.split('#').next().unwrap_or("").trim();
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        let entry = match fields.as_slice() {
-            [] => continue,
-            [url] => (None, checked_url(url)),
-            [name, url] => (Some((*name).to_owned()), checked_url(url)),
-            _ => bail!("line {}: expected `URL` or `NAME URL`, got `{line}`", n + 1),
-        };
-        out.push((entry.0, entry.1.with_context(|| format!("line {}", n + 1))?));
+        if line.is_empty() {
+            continue;
+        }
+        out.push(parse_line(line).with_context(|| format!("line {}", n + 1))?);
     }
     Ok(out)
+}
+
+/// `URL`, `NAME URL`, either followed by `account=ID`.
+fn parse_line(line: &str) -> Result<Listed> {
+    let mut fields: Vec<&str> = line.split_whitespace().collect();
+    let account = match fields.last().and_then(|f| f.strip_prefix("account=")) {
+        Some(id) => {
+            let id = checked_account(id)?;
+            fields.pop();
+            Some(id)
+        }
+        None => None,
+    };
+    let (name, url) = match fields.as_slice() {
+        [url] => (None, *url),
+        [name, url] => (Some((*name).to_owned()), *url),
+        _ => {
+            bail!("expected `URL` or `NAME URL`, optionally followed by `account=ID`; got `{line}`")
+        }
+    };
+    Ok(Listed {
+        name,
+        endpoint: checked_url(url)?,
+        account,
+    })
+}
+
+fn checked_account(id: &str) -> Result<String> {
+    if crate::aws::is_account_id(id) {
+        Ok(id.to_owned())
+    } else {
+        bail!("`{id}` is not an account id; write 12 digits, like account=111111111111")
+    }
 }
 
 fn checked_url(url: &str) -> Result<String> {
@@ -481,8 +586,8 @@ mod tests {
         assert_eq!(
             parsed,
             vec![
-                (Some("lab-01".into()), "http://10.0.0.1:4566".into()),
-                (None, "http://10.0.0.2:4566".into()),
+                listed(Some("lab-01"), "http://10.0.0.1:4566", None),
+                listed(None, "http://10.0.0.2:4566", None),
             ]
         );
     }
@@ -496,8 +601,8 @@ mod tests {
         assert_eq!(
             parsed,
             vec![
-                (Some("a".into()), "http://a:4566".into()),
-                (None, "http://b:4566".into()),
+                listed(Some("a"), "http://a:4566", None),
+                listed(None, "http://b:4566", None),
             ]
         );
     }
@@ -512,6 +617,126 @@ mod tests {
         assert!(format!("{e:#}").contains("NAME URL"));
     }
 
+    fn listed(name: Option<&str>, endpoint: &str, account: Option<&str>) -> Listed {
+        Listed {
+            name: name.map(str::to_owned),
+            endpoint: endpoint.into(),
+            account: account.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_target_can_name_its_account() {
+        let parsed = parse_targets(
+            "alice http://host:4566 account=111111111111\nhttp://host:4566 account=222222222222\n",
+        )
+        .unwrap();
+        assert_eq!(
+            parsed,
+            vec![
+                listed(Some("alice"), "http://host:4566", Some("111111111111")),
+                listed(None, "http://host:4566", Some("222222222222")),
+            ]
+        );
+        let toml = "[[target]]\nname = \"bob\"\nendpoint = \"http://host:4566\"\naccount = \"333333333333\"\n";
+        assert_eq!(
+            parse_targets(toml).unwrap(),
+            vec![listed(
+                Some("bob"),
+                "http://host:4566",
+                Some("333333333333")
+            )]
+        );
+        let e = parse_targets("alice http://host:4566 account=1111\n").unwrap_err();
+        let text = format!("{e:#}");
+        assert!(
+            text.contains("line 1") && text.contains("12 digits"),
+            "{text}"
+        );
+    }
+
+    /// A machine as (name, endpoint, account).
+    type Seen = (String, Option<String>, Option<String>);
+
+    /// The machines `exstack <args> status` would act on.
+    fn machines_of(args: &[&str]) -> Result<Vec<Seen>> {
+        use clap::Parser;
+        let mut all = vec!["exstack"];
+        all.extend(args);
+        all.push("status");
+        let cli = crate::cli::Cli::try_parse_from(all).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let source = std::fs::read_to_string(root.join("stack.toml")).unwrap();
+        let kinds = crate::resources::declarations();
+        let stack = crate::manifest::parse(&root.join("stack.toml"), &source, &[], &kinds).unwrap();
+        Ok(machines(&cli.global, &stack)?
+            .into_iter()
+            .map(|m| (m.name, m.target.endpoint, m.target.account))
+            .collect())
+    }
+
+    #[test]
+    fn accounts_expand_each_emulator_into_a_lab_per_account() {
+        let one = "http://host:4566";
+        let got = machines_of(&[
+            "--endpoint-url",
+            one,
+            "--accounts",
+            "111111111111,222222222222",
+        ])
+        .unwrap();
+        let want =
+            |name: &str, a: &str| (name.to_owned(), Some(one.to_owned()), Some(a.to_owned()));
+        assert_eq!(
+            got,
+            vec![
+                want("111111111111", "111111111111"),
+                want("222222222222", "222222222222")
+            ]
+        );
+
+        let got = machines_of(&["--accounts-from", "100000000001..100000000003"]).unwrap();
+        let names: Vec<&str> = got.iter().map(|m| m.0.as_str()).collect();
+        assert_eq!(names, ["100000000001", "100000000002", "100000000003"]);
+        assert!(got.iter().all(|m| m.1.as_deref() == Some(DEFAULT_ENDPOINT)));
+
+        let two = machines_of(&[
+            "--endpoint-url",
+            "http://a:4566",
+            "--endpoint-url",
+            "http://b:4566",
+            "--accounts",
+            "111111111111",
+        ])
+        .unwrap();
+        let names: Vec<&str> = two.iter().map(|m| m.0.as_str()).collect();
+        assert_eq!(names, ["a:4566/111111111111", "b:4566/111111111111"]);
+    }
+
+    #[test]
+    fn bad_accounts_are_refused_with_what_to_write() {
+        let e = machines_of(&["--accounts", "12345"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("12 digits"), "{e}");
+        let e = machines_of(&["--accounts-from", "100000000009..100000000001"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("FIRST..LAST"), "{e}");
+        let e = machines_of(&["--accounts-from", "100000000001..100000009999"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("at most 1000"), "{e}");
+        let e = machines_of(&["--aws", "--accounts", "111111111111"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("credentials decide"), "{e}");
+        let e = machines_of(&["--accounts", "111111111111,111111111111"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("listed twice"), "{e}");
+    }
+
     #[test]
     fn aws_targets_name_their_region() {
         assert_eq!(aws_region_of("aws"), Some(None));
@@ -521,7 +746,7 @@ mod tests {
         );
         assert_eq!(aws_region_of("http://aws:4566"), None);
         let parsed = parse_targets("eu aws:eu-west-1\naws:us-east-1\n").unwrap();
-        assert_eq!(parsed[0], (Some("eu".into()), "aws:eu-west-1".into()));
+        assert_eq!(parsed[0], listed(Some("eu"), "aws:eu-west-1", None));
     }
 
     #[test]
@@ -567,6 +792,7 @@ mod tests {
             target: Target {
                 endpoint: Some(format!("http://{name}:4566")),
                 region: "us-east-1".into(),
+                account: None,
             },
         };
         let settings = Settings {

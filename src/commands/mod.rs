@@ -31,7 +31,6 @@ use crate::aws::{Ctx, Target};
 use crate::cli::{Cli, Command, Global};
 use crate::manifest::Stack;
 use crate::output::Printer;
-use crate::runfiles::RunFiles;
 use report::{CouldNotRun, Report};
 
 /// Exit codes, documented in the README.
@@ -186,6 +185,18 @@ pub(crate) async fn on_target(
             "Target",
             format_args!("account {} on {}", ctx.account, ctx.target.describe()),
         );
+    } else if printer.verbose() {
+        // Which emulator, edition and version answer: a licensed LocalStack, the frozen
+        // community core or MiniStack behave differently, and a bug report needs to say.
+        let about = ctx.about.as_deref().unwrap_or("an AWS emulator");
+        printer.status(
+            "Target",
+            format_args!(
+                "{about}, account {} on {}",
+                ctx.account,
+                ctx.target.describe()
+            ),
+        );
     }
     // Held until the command ends: two `up`s on one stack run one after the other.
     let _lock = if command.takes_lock() {
@@ -273,10 +284,7 @@ pub(crate) async fn lock(ctx: &Ctx, stack: &str, printer: &Printer) -> Result<Fi
             ),
         );
     };
-    let target = &ctx.target;
-    RunFiles::new(target.endpoint.as_deref(), &target.region, stack)
-        .lock(waiting)
-        .await
+    ctx.run_files.lock(waiting).await
 }
 
 /// A status line for each wait of a second or more for API Gateway's per-account rate.

@@ -191,7 +191,7 @@ mod tests {
         let mut known = HashMap::new();
         for r in &stack.resources {
             let name = &r.id().name;
-            let mut o = resources::kind(r.kind()).predicted(name, "000000000000", "us-east-1");
+            let mut o = resources::kind(r.kind()).predicted(r, "000000000000", "us-east-1");
             o.insert("url".into(), format!("u:{name}"));
             o.insert("id".into(), "abc".into());
             known.insert(r.id().clone(), o);

@@ -120,7 +120,7 @@ impl<'a> Engine<'a> {
             .iter()
             .map(|r| {
                 let (account, region) = (&self.ctx.account, &self.ctx.target.region);
-                let o = resources::kind(r.kind()).predicted(&r.id().name, account, region);
+                let o = resources::kind(r.kind()).predicted(r, account, region);
                 (r.id().clone(), o)
             })
             .collect()

@@ -18,17 +18,26 @@ use crate::manifest::template::Template;
 use crate::manifest::{Checker, Declare, Diagnostic, Spec, Stack, valid_name};
 use crate::model::{Fields, Kind, Live, OWNER_TAG, Outputs, Owner, ResourceId};
 use crate::plan::FieldDiff;
+use crate::resolve::{Resolver, nothing_captured};
 
 pub const KIND: Kind = Kind::new(1, "buckets", "bucket");
 
-/// An S3 bucket; it has no settings. `exstack down` empties it (all versions) first.
+/// An S3 bucket. `exstack down` empties it (all versions) first.
 #[derive(Debug, Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Bucket")]
-pub struct RawBucket {}
+pub struct RawBucket {
+    /// Its name in S3, when it is not the table's. Bucket names are global (on AWS and on the
+    /// emulators, across accounts), so a lab for a classroom of accounts on one emulator names
+    /// it per account: `name = "task-results-${aws.account_id}"`. `${var.*}` and `${aws.*}` only.
+    #[schemars(with = "Option<String>")]
+    name: Option<Spanned<String>>,
+}
 
 #[derive(Debug, Clone, Default)]
-pub struct BucketSpec {}
+pub struct BucketSpec {
+    name: Option<Template>,
+}
 
 impl Spec for BucketSpec {
     fn kind(&self) -> Kind {
@@ -36,8 +45,48 @@ impl Spec for BucketSpec {
     }
 
     fn templates(&self) -> Vec<&Template> {
-        Vec::new()
+        self.name.iter().collect()
     }
+}
+
+/// Whether `n` is a name S3 takes.
+fn is_bucket_name(n: &str) -> bool {
+    valid_name(n, 3, 63, |c| {
+        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.'
+    }) && !n.starts_with(['-', '.'])
+        && !n.ends_with(['-', '.'])
+}
+
+const BUCKET_NAME_HELP: &str = "bucket names are 3-63 lowercase letters, digits, `-` or `.`, starting and ending with a letter or digit";
+
+/// The `name` setting, checked as far as it can be before the account is known: with a
+/// 12-digit account and the longest region's length.
+fn checked_name(raw: &Spanned<String>, c: &mut Checker) -> Template {
+    let t = c.template(raw);
+    if t.references().next().is_some() {
+        c.problem(
+            Diagnostic::new(
+                "a bucket's name cannot refer to another resource",
+                raw.span(),
+            )
+            .with_help("use text, ${var.<name>}, ${aws.account_id} and ${aws.region}"),
+        );
+        return t;
+    }
+    let example = Resolver {
+        account_id: "000000000000",
+        region: "ap-southeast-3",
+        outputs: &std::collections::HashMap::new(),
+        captured: nothing_captured(),
+    }
+    .value(&t);
+    if let Some(n) = example.known().filter(|n| !is_bucket_name(n)) {
+        c.problem(
+            Diagnostic::new(format!("`{n}` is not a valid bucket name"), raw.span())
+                .with_help(BUCKET_NAME_HELP),
+        );
+    }
+    t
 }
 
 impl Declare for Bucket {
@@ -47,20 +96,18 @@ impl Declare for Bucket {
     type Raw = RawBucket;
     type Spec = BucketSpec;
 
-    fn check(name: &Spanned<String>, _raw: &RawBucket, c: &mut Checker) -> BucketSpec {
+    fn check(name: &Spanned<String>, raw: &RawBucket, c: &mut Checker) -> BucketSpec {
         let n = name.get_ref();
-        let ok = valid_name(n, 3, 63, |c| {
-            c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.'
-        }) && !n.starts_with(['-', '.'])
-            && !n.ends_with(['-', '.']);
-        if !ok {
+        // With a `name` of its own, the table's name is only what others refer to it by.
+        if raw.name.is_none() && !is_bucket_name(n) {
             c.problem(
-                Diagnostic::new(format!("`{n}` is not a valid bucket name"), name.span()).with_help(
-                    "bucket names are 3-63 lowercase letters, digits, `-` or `.`, starting and ending with a letter or digit",
-                ),
+                Diagnostic::new(format!("`{n}` is not a valid bucket name"), name.span())
+                    .with_help(BUCKET_NAME_HELP),
             );
         }
-        BucketSpec {}
+        BucketSpec {
+            name: raw.name.as_ref().map(|raw| checked_name(raw, c)),
+        }
     }
 }
 
@@ -70,10 +117,26 @@ impl KindImpl for Bucket {
         dot: "cylinder",
     };
 
-    fn build(_spec: &BucketSpec, b: &Build<'_>) -> Box<dyn Resource> {
+    fn build(spec: &BucketSpec, b: &Build<'_>) -> Box<dyn Resource> {
+        let r = b.resolver;
         Box::new(Bucket {
             id: ResourceId::new(KIND, b.name),
+            name: Self::aws_name(spec, b.name, r.account_id, r.region),
         })
+    }
+
+    fn aws_name(spec: &BucketSpec, name: &str, account: &str, region: &str) -> String {
+        let Some(t) = &spec.name else {
+            return name.to_owned();
+        };
+        let facts = Resolver {
+            account_id: account,
+            region,
+            outputs: &std::collections::HashMap::new(),
+            captured: nothing_captured(),
+        };
+        // Checked to hold no references, so it is always known.
+        facts.value(t).known().unwrap_or(name).to_owned()
     }
 
     fn predicted(name: &str, account: &str, region: &str) -> Outputs {
@@ -83,20 +146,28 @@ impl KindImpl for Bucket {
         ])
     }
 
-    fn shown(_spec: &BucketSpec, name: &str, _o: &Outputs) -> Vec<(String, String)> {
-        vec![("name".into(), name.into())]
+    fn shown(_spec: &BucketSpec, name: &str, o: &Outputs) -> Vec<(String, String)> {
+        vec![("name".into(), aws_name_of(name, o))]
     }
 
-    fn env(_stack: &Stack, _spec: &BucketSpec, name: &str, base: &str, _o: &Outputs) -> Env {
+    fn env(_stack: &Stack, _spec: &BucketSpec, name: &str, base: &str, o: &Outputs) -> Env {
+        let name = aws_name_of(name, o);
         Env {
-            vars: vec![(format!("{base}_BUCKET"), name.into())],
-            alias: Some(("BUCKET", name.into())),
+            vars: vec![(format!("{base}_BUCKET"), name.clone())],
+            alias: Some(("BUCKET", name)),
         }
     }
 }
 
+/// The name S3 knows, from the outputs; the table's name before they exist.
+fn aws_name_of(name: &str, o: &Outputs) -> String {
+    o.get("name").cloned().unwrap_or_else(|| name.to_owned())
+}
+
 pub struct Bucket {
     id: ResourceId,
+    /// Its name in S3: the table's, or its `name` setting.
+    name: String,
 }
 
 impl Bucket {
@@ -105,7 +176,7 @@ impl Bucket {
     }
 
     fn outputs(&self, ctx: &Ctx) -> Outputs {
-        Bucket::predicted(&self.id.name, &ctx.account, &ctx.target.region)
+        Bucket::predicted(&self.name, &ctx.account, &ctx.target.region)
     }
 
     async fn put_owner_tag(&self, ctx: &Ctx, mut tags: Vec<Tag>) -> Result<()> {
@@ -113,7 +184,7 @@ impl Bucket {
         tags.push(Tag::builder().key(OWNER_TAG).value(&ctx.stack).build()?);
         ctx.s3
             .put_bucket_tagging()
-            .bucket(&self.id.name)
+            .bucket(&self.name)
             .tagging(Tagging::builder().set_tag_set(Some(tags)).build()?)
             .send()
             .await
@@ -125,7 +196,7 @@ impl Bucket {
         let answer = ctx
             .s3
             .get_bucket_tagging()
-            .bucket(&self.id.name)
+            .bucket(&self.name)
             .send()
             .await
             .aws("GetBucketTagging");
@@ -170,7 +241,7 @@ impl Resource for Bucket {
     async fn create(&self, ctx: &Ctx) -> Result<Outputs> {
         // Creating and tagging are two calls: remember the bucket is ours until both are done.
         ctx.run_files.begin(&self.journal_entry())?;
-        let mut create = ctx.s3.create_bucket().bucket(&self.id.name);
+        let mut create = ctx.s3.create_bucket().bucket(&self.name);
         // us-east-1 is the one region that must not be named as a location constraint.
         if ctx.target.region != "us-east-1" {
             create = create.create_bucket_configuration(
@@ -194,11 +265,11 @@ impl Resource for Bucket {
     }
 
     async fn delete(&self, ctx: &Ctx, _live: &Live) -> Result<()> {
-        empty(ctx, &self.id.name).await?;
+        empty(ctx, &self.name).await?;
         ctx.run_files.finish(&self.journal_entry())?;
         ctx.s3
             .delete_bucket()
-            .bucket(&self.id.name)
+            .bucket(&self.name)
             .send()
             .await
             .aws("DeleteBucket")

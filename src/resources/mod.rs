@@ -240,9 +240,15 @@ pub trait KindImpl: Declare {
 
     fn build(spec: &Self::Spec, b: &Build<'_>) -> Box<dyn Resource>;
 
-    /// Outputs known before the resource exists, so a plan can show real ARNs.
+    /// Outputs known before the resource exists, so a plan can show real ARNs. `name` is the
+    /// resource's name in AWS (see [`KindImpl::aws_name`]).
     fn predicted(name: &str, _account: &str, _region: &str) -> Outputs {
         Outputs::from([("name".into(), name.into())])
+    }
+
+    /// Its name in AWS: the table's name, unless the kind lets the stack say otherwise.
+    fn aws_name(_spec: &Self::Spec, name: &str, _account: &str, _region: &str) -> String {
+        name.to_owned()
     }
 
     /// `outputs`' named values (`url`, `POST /tasks`), from the live outputs.
@@ -274,7 +280,7 @@ pub trait KindImpl: Declare {
 /// A kind, whatever its types: what the engine and commands call.
 pub trait AnyKind: Declaration {
     fn build(&self, r: &manifest::Resource, b: &Build<'_>) -> Box<dyn Resource>;
-    fn predicted(&self, name: &str, account: &str, region: &str) -> Outputs;
+    fn predicted(&self, r: &manifest::Resource, account: &str, region: &str) -> Outputs;
     fn shape(&self) -> &'static Shape;
     fn field(&self, field: &str) -> Described;
     fn shown(&self, r: &manifest::Resource, outputs: &Outputs) -> Vec<(String, String)>;
@@ -295,8 +301,9 @@ impl<K: KindImpl> AnyKind for Declared<K> {
         K::build(spec_of::<K>(r), b)
     }
 
-    fn predicted(&self, name: &str, account: &str, region: &str) -> Outputs {
-        K::predicted(name, account, region)
+    fn predicted(&self, r: &manifest::Resource, account: &str, region: &str) -> Outputs {
+        let name = K::aws_name(spec_of::<K>(r), &r.id().name, account, region);
+        K::predicted(&name, account, region)
     }
 
     fn shape(&self) -> &'static Shape {

@@ -436,7 +436,7 @@ impl RestApi {
         f
     }
 
-    /// `url` only where the stage can actually be called (see `Ctx::api_url`); LocalStack's
+    /// `url` only where the stage can actually be called (see `Ctx::api_url`); the emulator's
     /// host-name form as `host_url`.
     async fn outputs(&self, ctx: &Ctx, api_id: &str) -> Outputs {
         let mut out = Outputs::from([
@@ -446,7 +446,7 @@ impl RestApi {
         if let Some(url) = ctx.api_url(api_id, &self.stage).await {
             out.insert("url".into(), url);
         }
-        if let Some(url) = ctx.localstack_host_url(api_id, &self.stage) {
+        if let Some(url) = ctx.emulator_host_url(api_id, &self.stage) {
             out.insert("host_url".into(), url);
         }
         out
