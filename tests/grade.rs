@@ -11,7 +11,7 @@ use aws_sdk_lambda::primitives::Blob;
 use futures::FutureExt;
 use serde_json::Value;
 
-use crate::util::{Clients, Lab, repo, skip_without_function_execution};
+use crate::util::{Clients, Lab, Target, repo, skip_without_function_execution, target};
 
 const SHORT: &[&str] = &[
     "--var",
@@ -729,6 +729,14 @@ async fn grades_and_mistakes(s: &Student<'_>) {
     // Grading changed nothing of the student's: every read is as it was.
     let after = s.reads().await;
     for (what, was) in &before {
+        // The exercise's processor sleeps 2 s per compute task, longer than the shortened
+        // visibility timeout: MiniStack, as AWS does, delivers such a message again while it
+        // runs, so the student's own function writes a result again after grade removed it.
+        // LocalStack polls again only once the batch is done. Only this read is skipped there.
+        if what == "bucket objects" && target() == Target::MiniStack {
+            eprintln!("not compared on MiniStack: bucket objects (redelivered while running)");
+            continue;
+        }
         assert_eq!(Some(was), after.get(what), "grade changed {what}");
     }
     assert_eq!(before.len(), after.len());

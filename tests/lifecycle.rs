@@ -37,6 +37,13 @@ fn up_converges_then_status_is_clean_and_second_up_writes_nothing() {
                 "{host_url}"
             );
         }
+        // MiniStack serves LocalStack's path form and its own host names.
+        Target::MiniStack => {
+            let url = url.as_str().unwrap();
+            assert!(url.starts_with(&lab.endpoint), "{url}");
+            let host_url = host_url.as_str().unwrap();
+            assert!(host_url.contains(".execute-api.localhost:"), "{host_url}");
+        }
         // moto serves no stage: no URL is printed rather than one that does not answer.
         Target::Moto => assert!(url.is_null() && host_url.is_null(), "{up}"),
     }
@@ -145,6 +152,7 @@ async fn down_leaves_nothing_behind_and_twice_is_fine() {
 fn up_after_localstack_restart_recreates_everything() {
     let (base, script) = match target() {
         Target::LocalStack => (4571, "scripts/localstack"),
+        Target::MiniStack => (4591, "scripts/ministack"),
         Target::Moto => (5071, "scripts/moto"),
     };
     let port = base + (std::process::id() % 20);
@@ -267,6 +275,12 @@ async fn up_in_a_china_region_uses_the_aws_cn_partition() {
     if target() == Target::LocalStack {
         eprintln!(
             "skipped up_in_a_china_region_uses_the_aws_cn_partition: LocalStack serves cn-north-1 as us-east-1 with arn:aws ARNs (docs/compatibility.md)"
+        );
+        return;
+    }
+    if target() == Target::MiniStack {
+        eprintln!(
+            "skipped up_in_a_china_region_uses_the_aws_cn_partition: MiniStack 1.5.33 refuses a redrive policy naming an arn:aws-cn: queue (InvalidAttributeValue; docs/compatibility.md)"
         );
         return;
     }

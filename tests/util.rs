@@ -12,18 +12,23 @@ pub fn endpoint() -> String {
 }
 
 /// What answers at $EXSTACK_TEST_ENDPOINT: `EXSTACK_TEST_TARGET=moto` for moto's server
-/// (named to exstack as an emulator), LocalStack otherwise.
+/// (named to exstack as an emulator), `ministack` for MiniStack (which exstack recognises
+/// itself), LocalStack otherwise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
     LocalStack,
+    MiniStack,
     Moto,
 }
 
 pub fn target() -> Target {
     match std::env::var("EXSTACK_TEST_TARGET").as_deref() {
         Ok("moto") => Target::Moto,
+        Ok("ministack") => Target::MiniStack,
         Ok("localstack") | Ok("") | Err(_) => Target::LocalStack,
-        Ok(other) => panic!("EXSTACK_TEST_TARGET={other}: expected `localstack` or `moto`"),
+        Ok(other) => {
+            panic!("EXSTACK_TEST_TARGET={other}: expected `localstack`, `ministack` or `moto`")
+        }
     }
 }
 

@@ -88,10 +88,10 @@ pub async fn run(
         match read_events(ctx, &group, start).await {
             Ok(events) => {
                 for event in events {
-                    let (Some(id), Some(ts)) = (event.event_id(), event.timestamp()) else {
+                    let Some(ts) = event.timestamp() else {
                         continue;
                     };
-                    if printed.insert(id.to_owned(), ts).is_none() {
+                    if printed.insert(identity(&event), ts).is_none() {
                         let event = Event::of(function, &event);
                         printer.show(Rendered::Text(event.line(printer.settings().format)));
                         if !args.follow {
@@ -160,6 +160,20 @@ fn log_group<'a>(stack: &'a Stack, wanted: &str) -> Result<(&'a str, String)> {
         message.push_str(&format!("\n  = help: did you mean `{near}`?"));
     }
     bail!(message)
+}
+
+/// What tells an event from the others while following: its id, as AWS gives every event.
+/// MiniStack 1.5.33 gives none; its stream, time and text then stand in for it.
+fn identity(event: &FilteredLogEvent) -> String {
+    match event.event_id() {
+        Some(id) => id.to_owned(),
+        None => format!(
+            "{}|{}|{}",
+            event.log_stream_name().unwrap_or_default(),
+            event.timestamp().unwrap_or_default(),
+            event.message().unwrap_or_default()
+        ),
+    }
 }
 
 /// Every event of the group from `start_ms` on, oldest first.
