@@ -2,7 +2,7 @@
 //! dead machine neither blocks nor aborts the others, and the summary names each.
 //! The timing goal (8 machines in ≤ 3× the time of one) is measured by `bench/fleet`.
 
-use crate::util::{Lab, dead_endpoint};
+use crate::util::{Instance, Lab, dead_endpoint, skip_without_function_execution};
 
 #[test]
 fn a_dead_machine_is_named_and_the_others_still_converge() {
@@ -163,4 +163,38 @@ fn aws_targets_in_a_fleet_need_aws_and_stand_alone() {
         "{}",
         mixed.stderr
     );
+}
+
+/// Two emulators on two ports, one command: each machine's functions reach their own
+/// emulator (nothing in the stack names one), so `verify` passes on both.
+#[test]
+fn every_machine_of_a_fleet_verifies_end_to_end() {
+    if skip_without_function_execution("every_machine_of_a_fleet_verifies_end_to_end") {
+        return;
+    }
+    let second = Instance::start(4631);
+    let lab = Lab::new("fleetverify");
+    let both = [
+        "--endpoint-url",
+        &lab.endpoint,
+        "--endpoint-url",
+        &second.endpoint,
+    ];
+    let up: Vec<&str> = ["up"].iter().chain(both.iter()).copied().collect();
+    lab.exstack(&up).ok();
+    let mut verify: Vec<&str> = ["verify", "--skip-dlq", "-o", "json"].to_vec();
+    verify.extend(both);
+    let run = lab.exstack(&verify);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let json = run.json();
+    let passed: Vec<bool> = json["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["result"]["ok"] == true)
+        .collect();
+    assert_eq!(passed, [true, true], "{json}");
+    let mut down: Vec<&str> = vec!["down"];
+    down.extend(both);
+    lab.exstack(&down).ok();
 }

@@ -1,7 +1,7 @@
 //! up from empty, idempotence, plan, down, and a restart of the emulator between two ups.
 //! All of it runs against moto too (EXSTACK_TEST_TARGET=moto).
 
-use crate::util::{Clients, Lab, Target, target};
+use crate::util::{Clients, Instance, Lab, Target, target};
 
 #[test]
 fn up_converges_then_status_is_clean_and_second_up_writes_nothing() {
@@ -150,28 +150,17 @@ async fn down_leaves_nothing_behind_and_twice_is_fine() {
 /// LocalStack and moto keep state in memory: after a restart the next `up` recreates everything.
 #[test]
 fn up_after_localstack_restart_recreates_everything() {
-    let (base, script) = match target() {
-        Target::LocalStack => (4571, "scripts/localstack"),
-        Target::MiniStack => (4591, "scripts/ministack"),
-        Target::Moto => (5071, "scripts/moto"),
+    let base = match target() {
+        Target::LocalStack => 4571,
+        Target::MiniStack => 4591,
+        Target::Moto => 5071,
     };
-    let port = base + (std::process::id() % 20);
-    let endpoint = format!("http://127.0.0.1:{port}");
-    let script = crate::util::repo().join(script);
-    let ls = |cmd: &str| {
-        let status = std::process::Command::new(&script)
-            .args([cmd, "--port", &port.to_string()])
-            .status()
-            .expect("scripts/localstack");
-        assert!(status.success(), "scripts/localstack {cmd} failed");
-    };
-    ls("start");
-    let lab = Lab::with_endpoint("restart", &endpoint);
+    let instance = Instance::start(base);
+    let lab = Lab::with_endpoint("restart", &instance.endpoint);
     lab.exstack(&["up"]).ok();
-    ls("stop");
-    ls("start");
+    instance.run("stop");
+    instance.run("start");
     let up = lab.exstack(&["up", "-o", "json"]);
-    ls("stop");
     let up = up.ok().json();
     let created = up["outcomes"]
         .as_array()

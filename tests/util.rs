@@ -43,6 +43,52 @@ pub fn skip_without_function_execution(test: &str) -> bool {
     skip
 }
 
+/// An emulator of the test target's kind that a test starts on a port of its own (`base` plus
+/// a share of the process id, so parallel runs do not meet), stopped when dropped.
+pub struct Instance {
+    pub endpoint: String,
+    port: u16,
+    script: PathBuf,
+}
+
+impl Instance {
+    /// Started and healthy; `base` differs per test so two tests never share a port.
+    pub fn start(base: u16) -> Instance {
+        let script = match target() {
+            Target::LocalStack => "scripts/localstack",
+            Target::MiniStack => "scripts/ministack",
+            Target::Moto => "scripts/moto",
+        };
+        let port = base + (std::process::id() % 20) as u16;
+        let instance = Instance {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            port,
+            script: repo().join(script),
+        };
+        instance.run("start");
+        instance
+    }
+
+    /// `start` or `stop`, which must succeed.
+    pub fn run(&self, command: &str) {
+        let status = Command::new(&self.script)
+            .args([command, "--port", &self.port.to_string()])
+            .status()
+            .expect("the emulator's script");
+        assert!(
+            status.success(),
+            "{} {command} failed",
+            self.script.display()
+        );
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        self.run("stop");
+    }
+}
+
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }

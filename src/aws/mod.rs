@@ -808,6 +808,22 @@ mod tests {
         assert_eq!((found.platform, found.about), (Platform::Emulator, None));
     }
 
+    /// The exercise's Docker setup: LocalStack as the container `aws-training-localstack`,
+    /// reached by that name from another container. The URL forms keep the name and port.
+    #[tokio::test]
+    async fn a_localstack_container_reached_by_name_keeps_it_in_its_urls() {
+        let mut ctx = emulator_ctx("http://aws-training-localstack:4566").await;
+        ctx.platform = Platform::LocalStack;
+        assert_eq!(
+            ctx.api_url("abc", "dev").await.as_deref(),
+            Some("http://aws-training-localstack:4566/restapis/abc/dev/_user_request_")
+        );
+        assert_eq!(
+            ctx.emulator_host_url("abc", "dev").as_deref(),
+            Some("http://abc.execute-api.localhost.localstack.cloud:4566/dev")
+        );
+    }
+
     #[tokio::test]
     async fn each_emulator_has_its_host_name_form_of_a_stage_url() {
         let mut ctx = emulator_ctx("http://127.0.0.1:4577").await;
