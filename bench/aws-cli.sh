@@ -11,7 +11,7 @@ set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ENDPOINT="${ENDPOINT:-http://localhost:4566}"
-# What the functions use to reach LocalStack (stack.toml's functions_endpoint).
+# What the functions use to reach LocalStack, set as the exercise's commands set it.
 FUNCTIONS_ENDPOINT="${FUNCTIONS_ENDPOINT:-$ENDPOINT}"
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1 AWS_PAGER=""
 aws() { command aws --endpoint-url "$ENDPOINT" "$@"; }

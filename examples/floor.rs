@@ -48,7 +48,6 @@ struct Floor {
     t0: Instant,
     /// (operation, start ms, end ms) of every call.
     log: Mutex<Vec<(String, f64, f64)>>,
-    functions_endpoint: String,
 }
 
 /// A call's error as text (cloneable, so shared futures can carry it).
@@ -96,8 +95,6 @@ impl Floor {
             apigw: aws_sdk_apigateway::Client::new(&config),
             t0: Instant::now(),
             log: Mutex::new(Vec::new()),
-            functions_endpoint: std::env::var("FUNCTIONS_ENDPOINT")
-                .unwrap_or_else(|_| endpoint.to_owned()),
         }
     }
 
@@ -231,7 +228,8 @@ impl Floor {
         // Functions: created as soon as their role (and, for the API one, the queue URL) exist.
         let proc_fn = async {
             let role = proc_role.clone().await?;
-            let env = [("AWS_ENDPOINT_URL", self.functions_endpoint.clone())];
+            // As stack.toml sets it: the emulator tells the function where it is.
+            let env = [("RESULTS_BUCKET", "task-results".to_owned())];
             self.function(
                 "task-processor",
                 "task_processor.handler",
@@ -245,10 +243,7 @@ impl Floor {
         .shared();
         let api_fn = async {
             let (role, url) = futures::join!(api_role.clone(), queue.clone());
-            let env = [
-                ("AWS_ENDPOINT_URL", self.functions_endpoint.clone()),
-                ("QUEUE_URL", url?),
-            ];
+            let env = [("QUEUE_URL", url?)];
             self.function(
                 "api-enqueue",
                 "api_enqueue.handler",
