@@ -92,3 +92,12 @@ fn unknown_variable_and_bad_override() {
 fn not_toml_at_all() {
     insta::assert_snapshot!(validate("this is = = not toml"));
 }
+
+/// A bucket's own `name`: checked as S3 checks names (with the account's 12 digits in place),
+/// and only text, variables and account facts, never another resource.
+#[test]
+fn bad_bucket_names() {
+    insta::assert_snapshot!(validate(&format!(
+        "{HEAD}[queues.q]\n[buckets.a]\nname = \"Results-${{aws.account_id}}\"\n[buckets.b]\nname = \"r-${{queues.q.name}}\"\n[buckets.c]\nname = \"results-${{aws.account_id}}\"\n"
+    )));
+}

@@ -81,10 +81,15 @@ fn checked_name(raw: &Spanned<String>, c: &mut Checker) -> Template {
     }
     .value(&t);
     if let Some(n) = example.known().filter(|n| !is_bucket_name(n)) {
-        c.problem(
-            Diagnostic::new(format!("`{n}` is not a valid bucket name"), raw.span())
-                .with_help(BUCKET_NAME_HELP),
-        );
+        let written = raw.get_ref();
+        let what = if written == n {
+            format!("`{n}` is not a valid bucket name")
+        } else {
+            format!(
+                "`{written}` is not a valid bucket name (with an account and region in place: `{n}`)"
+            )
+        };
+        c.problem(Diagnostic::new(what, raw.span()).with_help(BUCKET_NAME_HELP));
     }
     t
 }
