@@ -24,3 +24,4 @@ mod ownership;
 mod proxy;
 mod safety;
 mod terminal;
+mod tls;
