@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::convergence::{command, converged, exstack_env, no_duplicates, runtime};
-use crate::util::{Clients, Lab, endpoint};
+use crate::util::{Clients, Lab, Target, endpoint, target};
 
 // ---------------------------------------------------------------------------------------------
 // Killed after the k-th write
@@ -397,7 +397,23 @@ fn check_two(
         11,
         "creates per run: {creates:?}\n{brief}"
     );
-    lab.exstack(&["status"]).ok();
+    let status = lab.exstack(&["status"]);
+    // MiniStack 1.5.33 builds a queue's URL from the request's Host (localhost or 127.0.0.1);
+    // AWS and LocalStack give one URL whatever the spelling. So there, the function written
+    // by the run with the other spelling holds the other URL: only that drift is accepted.
+    if target() == Target::MiniStack && status.code == 3 {
+        let drifted: Vec<&str> = status.stdout.lines().filter(|l| l.contains("→")).collect();
+        assert!(
+            drifted
+                .iter()
+                .all(|l| l.contains("QUEUE_URL: http://localhost:")
+                    || l.contains("QUEUE_URL: http://127.0.0.1:")),
+            "{}",
+            status.stdout
+        );
+        return;
+    }
+    status.ok();
 }
 
 #[test]
